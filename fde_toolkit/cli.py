@@ -1,0 +1,117 @@
+"""`fde`: the command line, a thin layer over the library. Every command takes an engagement folder."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from fde_toolkit import FdeError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="fde-toolkit: analyse an LLM agent's logged calls and move recurring tasks to SLMs.")
+
+EngagementArg = typer.Argument(..., help="The engagement folder, e.g. engagements/acme.")
+ForceOpt = typer.Option(False, "--force", help="Redo the step even if its inputs did not change.")
+
+
+def _fail(msg: str) -> None:
+    typer.secho(msg, fg=typer.colors.RED, err=True)
+    raise typer.Exit(code=2)
+
+
+@app.command()
+def new(name: str = typer.Argument(..., help="Engagement name; a bare name goes under engagements/."),
+        logs: Optional[Path] = typer.Option(None, "--logs", help="File or folder with the customer's call logs."),
+        link: bool = typer.Option(False, "--link", help="Symlink the logs instead of copying them."),
+        client: str = typer.Option("", "--client", help="Client name shown in reports.")) -> None:
+    """Scaffold engagements/NAME from the template and bring the raw logs under data/raw/."""
+    from fde_toolkit.engagement import new_engagement
+
+    root = Path(name) if ("/" in name or "\\" in name) else Path("engagements") / name
+    eng = new_engagement(root, logs=logs, link=link, client=client)
+    n = len(eng.raw_files())
+    typer.echo(f"Created {eng.root} with {n} raw log file(s) under {eng.raw_dir}.")
+    typer.echo(f"Next: edit {eng.root / 'engagement.yaml'} if needed, then `fde ingest {eng.root}`.")
+
+
+@app.command()
+def ingest(engagement: Path = EngagementArg, force: bool = ForceOpt) -> None:
+    """Read every file under data/raw/ into artifacts/calls.parquet; bad records go to quarantine.jsonl."""
+    from fde_toolkit.engagement import Engagement
+    from fde_toolkit.logs.ingest import ingest as run_ingest
+
+    report = run_ingest(Engagement.load(engagement), force=force)
+    typer.echo(report.render())
+
+
+@app.command()
+def profile(engagement: Path = EngagementArg, force: bool = ForceOpt) -> None:
+    """Profile the accepted calls: volume, models, tokens, latency, errors, cost, tools."""
+    from fde_toolkit.engagement import Engagement
+    from fde_toolkit.logs.profile import profile as run_profile, render_summary
+
+    prof = run_profile(Engagement.load(engagement), force=force)
+    typer.echo(render_summary(prof))
+
+
+@app.command()
+def run(engagement: Path = EngagementArg,
+        phase: list[str] = typer.Option(["01_scoping"], "--phase", help="Notebook(s) to run, e.g. 01_scoping."),
+        force: bool = ForceOpt) -> None:
+    """Execute the phase notebooks with Papermill into reports/ and export HTML reports."""
+    from fde_toolkit.engagement import Engagement
+    from fde_toolkit.reports.runner import run_phases
+
+    for out in run_phases(Engagement.load(engagement), phases=phase, force=force):
+        typer.echo(f"Wrote {out}")
+
+
+@app.command()
+def synth(out: Path = typer.Argument(..., help="Folder to write the demo customer's logs into."),
+          calls: int = typer.Option(20_000, "--calls", help="Number of logged calls."),
+          days: int = typer.Option(30, "--days", help="Days of traffic."),
+          seed: int = typer.Option(7, "--seed")) -> None:
+    """Generate the demo customer's logs (deterministic for a seed)."""
+    from fde_toolkit.synth import write_demo_logs
+
+    for p in write_demo_logs(out, n_calls=calls, days=days, seed=seed):
+        typer.echo(f"Wrote {p}")
+
+
+@app.command()
+def demo(engagement: Path = typer.Argument(Path("engagements/demo"), help="The demo engagement folder."),
+         calls: int = typer.Option(20_000, "--calls", help="Number of demo calls to generate."),
+         force: bool = ForceOpt) -> None:
+    """Run the demo engagement end to end: generate logs, ingest, profile, render the reports."""
+    from fde_toolkit.demo import run_demo
+
+    for line in run_demo(engagement, n_calls=calls, force=force):
+        typer.echo(line)
+
+
+def main() -> None:
+    """Entry point that turns FdeError into a one-paragraph message instead of a stack trace."""
+    try:
+        app(standalone_mode=False)
+    except FdeError as e:
+        typer.secho(str(e), fg=typer.colors.RED, err=True)
+        sys.exit(2)
+    except typer.Exit as e:
+        sys.exit(e.exit_code)
+    except (typer.Abort, KeyboardInterrupt):
+        typer.secho("Aborted.", err=True)
+        sys.exit(130)
+    except Exception as e:  # click usage errors and the like
+        import click
+
+        if isinstance(e, click.ClickException):
+            e.show()
+            sys.exit(e.exit_code)
+        raise
+
+
+if __name__ == "__main__":
+    main()

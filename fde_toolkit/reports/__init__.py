@@ -1,0 +1,1 @@
+"""Render the phase notebooks with Papermill and export client reports with nbconvert."""
