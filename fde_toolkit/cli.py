@@ -10,16 +10,11 @@ import typer
 
 from fde_toolkit import FdeError
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="fde-toolkit: analyse an LLM agent's logged calls and move recurring tasks to SLMs.")
 
 EngagementArg = typer.Argument(..., help="The engagement folder, e.g. engagements/acme.")
 ForceOpt = typer.Option(False, "--force", help="Redo the step even if its inputs did not change.")
-
-
-def _fail(msg: str) -> None:
-    typer.secho(msg, fg=typer.colors.RED, err=True)
-    raise typer.Exit(code=2)
 
 
 @app.command()
@@ -95,22 +90,10 @@ def demo(engagement: Path = typer.Argument(Path("engagements/demo"), help="The d
 def main() -> None:
     """Entry point that turns FdeError into a one-paragraph message instead of a stack trace."""
     try:
-        app(standalone_mode=False)
+        app()
     except FdeError as e:
         typer.secho(str(e), fg=typer.colors.RED, err=True)
         sys.exit(2)
-    except typer.Exit as e:
-        sys.exit(e.exit_code)
-    except (typer.Abort, KeyboardInterrupt):
-        typer.secho("Aborted.", err=True)
-        sys.exit(130)
-    except Exception as e:  # click usage errors and the like
-        import click
-
-        if isinstance(e, click.ClickException):
-            e.show()
-            sys.exit(e.exit_code)
-        raise
 
 
 if __name__ == "__main__":
