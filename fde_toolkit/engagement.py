@@ -116,8 +116,8 @@ def load_config(path: Path) -> EngagementConfig:
 
 
 def file_digest(path: Path, chunk: int = 1 << 22) -> str:
-    """Content hash of a file (blake2b, streamed)."""
-    h = hashlib.blake2b(digest_size=16)
+    """Content fingerprint of a file (sha1, streamed: a change detector, not a security measure)."""
+    h = hashlib.sha1(usedforsecurity=False)
     with open(path, "rb") as f:
         while block := f.read(chunk):
             h.update(block)
@@ -144,6 +144,7 @@ class Manifest:
 
     def __init__(self, path: Path):
         self.path = path
+        self._resolved_root = path.parent.resolve()
         self.data: dict[str, Any] = {"steps": {}, "hash_cache": {}}
         if path.is_file():
             try:
@@ -157,10 +158,19 @@ class Manifest:
         return self.path.parent
 
     def _rel(self, p: Path) -> str:
+        """Path relative to the engagement folder (absolute when outside it)."""
+        p = Path(p)
+        if not p.is_absolute():
+            p = Path.cwd() / p
+        root = self._resolved_root
         try:
-            return str(Path(p).resolve().relative_to(self._root().resolve()))
+            return str(p.relative_to(root))
         except ValueError:
-            return str(Path(p).resolve())
+            p = p.resolve()
+            try:
+                return str(p.relative_to(root))
+            except ValueError:
+                return str(p)
 
     def digest(self, path: Path) -> str:
         """Content hash, cached by (size, mtime) so unchanged big files are not re-read."""

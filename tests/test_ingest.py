@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 import random
+import sys
 
 import polars as pl
 import pytest
@@ -212,22 +213,51 @@ def test_big_file_is_streamed_in_chunks(make_engagement, canonical_record, jsonl
     assert first_source == "big.jsonl.gz:11"
 
 
-def test_worker_processes_give_the_same_artifacts(make_engagement, canonical_record, jsonl, monkeypatch, tmp_path):
+def test_worker_processes_give_the_same_artifacts(make_engagement, canonical_record, jsonl, monkeypatch):
     monkeypatch.setattr(jsonl_module, "CHUNK_BYTES", 16384)
     recs = _many_records(1500, canonical_record, shuffled=True)
-    files = {"a.jsonl": jsonl(recs[:900]), "b.jsonl": jsonl(recs[900:] + recs[:5]) + b"{bad\n"}
+    files = {"a.jsonl": jsonl(recs[:600]), "b.jsonl": jsonl(recs[900:] + recs[:5]) + b"{bad\n",
+             "c.jsonl.gz": gzip.compress(jsonl(recs[600:900]), mtime=0)}
     serial = make_engagement(files, name="serial")
     ingest(serial)
     monkeypatch.setattr(ingest_module, "PARALLEL_MIN_BYTES", 0)
-    monkeypatch.setattr(ingest_module, "MAX_WORKERS", 2)
-    used: list[int] = []
-    real = ingest_module._workers
-    monkeypatch.setattr(ingest_module, "_idle_cores", lambda cpus, interval=0.2: float(len(cpus)))
-    monkeypatch.setattr(ingest_module, "_workers", lambda sizes: used.append(real(sizes)) or used[-1])
+    monkeypatch.setattr(ingest_module.os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    monkeypatch.setattr(ingest_module, "_idle_cores", lambda cpus, interval=0.2: 2.0)
+    started: list[int] = []
+    real_init = ingest_module._Workers.__init__
+    monkeypatch.setattr(ingest_module._Workers, "__init__",
+                        lambda self, n, workdir: started.append(n) or real_init(self, n, workdir))
     parallel = make_engagement(files, name="parallel")
     report = ingest(parallel)
-    if used[0] < 2:
-        pytest.skip("a single CPU: no worker processes to compare")
+    assert started == [2]
     assert (report.accepted, report.quarantined) == (1500, 6)
     for name in ("calls.parquet", "quarantine.jsonl"):
         assert parallel.artifact(name).read_bytes() == serial.artifact(name).read_bytes()
+
+
+def test_a_dead_worker_falls_back_to_this_process(make_engagement, canonical_record, jsonl, monkeypatch):
+    monkeypatch.setattr(jsonl_module, "CHUNK_BYTES", 8192)
+    monkeypatch.setattr(ingest_module, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(ingest_module, "_idle_cores", lambda cpus, interval=0.2: 2.0)
+    monkeypatch.setattr(ingest_module, "_workers", lambda sizes: 2)
+    monkeypatch.setattr(ingest_module._Workers, "command", [sys.executable, "-c", "import sys; sys.exit(3)"])
+    started: list[int] = []
+    real_init = ingest_module._Workers.__init__
+    monkeypatch.setattr(ingest_module._Workers, "__init__",
+                        lambda self, n, workdir: started.append(n) or real_init(self, n, workdir))
+    eng = make_engagement({"a.jsonl": jsonl(_many_records(400, canonical_record, shuffled=True))})
+    report = ingest(eng)
+    assert started == [2]
+    assert (report.read, report.accepted) == (400, 400)
+    assert pl.read_parquet(eng.artifact("calls.parquet"))["call_id"].is_sorted()
+
+
+def test_worker_count_follows_idle_cores(monkeypatch):
+    monkeypatch.setattr(ingest_module, "PARALLEL_MIN_BYTES", 100)
+    monkeypatch.setattr(ingest_module.os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    monkeypatch.setattr(ingest_module, "_idle_cores", lambda cpus, interval=0.2: 1.9)
+    assert ingest_module._workers([50]) == 1  # small logs: this process
+    assert ingest_module._workers([500]) == 2
+    monkeypatch.setattr(ingest_module, "_idle_cores", lambda cpus, interval=0.2: 0.7)
+    assert ingest_module._workers([500]) == 1  # a busy machine: no oversubscription
+    assert 0.0 <= (ingest_module._idle_cores([0], interval=0.01) or 0.0) <= 1.0

@@ -275,15 +275,21 @@ def test_parquet_with_mapping_native_types_and_messages_column(make_engagement, 
 def test_epoch_column_with_unit_and_json_messages(make_engagement, quarantine):
     text = ("id,t,m,msgs\n"
             'a,1740823200000,x,"[{""role"":""user"",""content"":""hi""}]"\n'
-            'b,1740823260000,x,not json\n')
+            'b,1740823260000,x,not json\n'
+            'c,1740823270000,x,"[{""content"":""no role""}]"\n')
     src = {"glob": "*.csv", "timestamp_unit": "ms",
            "mapping": {"call_id": "id", "timestamp": "t", "model": "m", "messages": "msgs"}}
     eng = make_engagement({"e.csv": text}, sources=[src])
     report = ingest(eng)
-    assert (report.accepted, report.quarantined) == (1, 1)
+    assert (report.accepted, report.quarantined) == (1, 2)
     assert calls_of(eng)["timestamp"].to_list() == [utc(2025, 3, 1, 10)]
-    [q] = quarantine(eng)
-    assert (q["line"], q["reason"]) == (3, "wrong type") and "messages (column msgs)" in q["detail"]
+    q3, q4 = quarantine(eng)
+    assert (q3["line"], q3["reason"]) == (3, "wrong type") and "messages (column msgs)" in q3["detail"]
+    assert (q4["line"], q4["reason"]) == (4, "wrong type") and "role" in q4["detail"]
+    # all rows valid JSON: the vectorised decode path flags the missing role the same way
+    eng2 = make_engagement({"e.csv": "\n".join(text.splitlines()[:2] + text.splitlines()[3:]) + "\n"},
+                           sources=[src], name="eng2")
+    assert (ingest(eng2).accepted, [q["reason"] for q in quarantine(eng2)]) == (1, ["wrong type"])
 
 
 def test_csv_without_mapping_or_with_a_missing_column_is_refused(make_engagement, quarantine):

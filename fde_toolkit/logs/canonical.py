@@ -11,8 +11,8 @@ from typing import Any
 
 import orjson
 
-from fde_toolkit.logs.jsonl import (as_float, error_text, as_int, as_str, as_timestamp, json_text,
-                                    messages_of, not_an_object, tool_calls_of)
+from fde_toolkit.logs.jsonl import (as_float, as_int, as_str, as_timestamp, error_text, json_text, messages_of,
+                                    not_an_object, tool_calls_of)
 from fde_toolkit.logs.schema import CALL_SCHEMA
 
 KNOWN_FIELDS = frozenset(CALL_SCHEMA)

@@ -4,13 +4,14 @@
     print(report.render())
 
 Files are streamed in chunks of about jsonl.CHUNK_BYTES (small files share a chunk; at most
-jsonl.CHUNK_ROWS records become Python objects at once). Each chunk is parsed, validated with polars
-expressions, priced and written as a sorted part file, in worker processes when the logs are big
-(PARALLEL_MIN_BYTES) and there are cores for it. Chunks are then taken back in reading order to
-de-duplicate call_id across the whole ingest (first occurrence wins; only ids are kept), and the
-parts are merged into calls.parquet sorted by timestamp and call_id in bounded memory. Every record
-read ends up accepted or in quarantine, with its file, line and reason: per file,
-accepted + quarantined == read.
+jsonl.CHUNK_ROWS records are Python objects at once). Each chunk is parsed (orjson and one tight
+extraction function per format), validated with polars expressions, priced and written as a sorted
+part file; when the logs are big (PARALLEL_MIN_BYTES) and cores are idle, worker processes do this
+for the JSON-lines chunks. Chunks are taken back in reading order to de-duplicate call_id across the
+whole ingest (first occurrence wins; only ids are kept), and the parts are merged into
+calls.parquet sorted by timestamp and call_id in bounded memory. The artifacts do not depend on the
+number of workers. Every record read ends up accepted or in quarantine, with its file, line and
+reason: per file, accepted + quarantined == read.
 
 A refused file (empty, unknown format, unreadable, no usable column mapping) counts as ONE record
 read and one quarantined, with line null; when a file breaks off after some records (corrupt gzip,
@@ -21,14 +22,15 @@ from __future__ import annotations
 
 import gc
 import json
-import multiprocessing
 import os
+import pickle
 import shutil
+import subprocess
+import sys
 import tempfile
 import time
+import traceback
 from collections import Counter, deque
-from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -301,6 +303,89 @@ def parse_chunk(segments: list[Segment], part: str, price_rows: list) -> Chunk:
             gc.enable()
 
 
+class WorkerDied(Exception):
+    """A worker process ended without answering."""
+
+
+class _Workers:
+    """Worker processes that parse chunks, fed task files through their stdin, answered in order.
+
+    They are fresh interpreters running `_worker_main`, so the caller's script is never re-imported in
+    them (as multiprocessing's spawn would do) and nothing is forked.
+    """
+
+    command = [sys.executable, "-c", "from fde_toolkit.logs.ingest import _worker_main; _worker_main()"]
+
+    def __init__(self, n: int, workdir: Path):
+        env = dict(os.environ)
+        package_root = str(Path(__file__).resolve().parents[2])
+        env["PYTHONPATH"] = os.pathsep.join([package_root, *filter(None, [env.get("PYTHONPATH")])])
+        self.procs = [subprocess.Popen(self.command,
+                                       stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, cwd=workdir)
+                      for _ in range(n)]
+        self.turn = 0
+
+    def submit(self, segments: list[Segment], part: str, price_rows: list) -> tuple[subprocess.Popen, str]:
+        task = part + ".task"
+        with open(task, "wb") as f:
+            pickle.dump((segments, part, price_rows), f, protocol=pickle.HIGHEST_PROTOCOL)
+        proc = self.procs[self.turn % len(self.procs)]
+        self.turn += 1
+        try:
+            proc.stdin.write(task.encode() + b"\n")  # type: ignore[union-attr]
+            proc.stdin.flush()  # type: ignore[union-attr]
+        except OSError:
+            raise WorkerDied() from None
+        return proc, task
+
+    @staticmethod
+    def result(handle: tuple[subprocess.Popen, str]) -> Chunk:
+        proc, task = handle
+        done = proc.stdout.readline().decode().strip()  # type: ignore[union-attr]
+        if done != task:
+            raise WorkerDied()
+        with open(task + ".out", "rb") as f:
+            out = pickle.load(f)
+        os.unlink(task)
+        os.unlink(task + ".out")
+        if isinstance(out, str):
+            raise RuntimeError(f"an ingest worker failed:\n{out}")
+        return out
+
+    def close(self) -> None:
+        for proc in self.procs:
+            try:
+                proc.stdin.close()  # type: ignore[union-attr]
+            except OSError:
+                pass
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        self.procs = []
+
+
+def _worker_main() -> None:
+    """A worker: for each task file named on stdin, parse the chunk, write the answer, name it on stdout."""
+    answer = os.fdopen(os.dup(1), "w")
+    os.dup2(2, 1)  # anything else printed goes to stderr, not into the answers
+    gc.disable()
+    for line in sys.stdin:
+        task = line.strip()
+        try:
+            with open(task, "rb") as f:
+                segments, part, price_rows = pickle.load(f)
+            out: Chunk | str = parse_chunk(segments, part, price_rows)
+        except Exception:
+            out = traceback.format_exc()
+        with open(task + ".out", "wb") as f:
+            pickle.dump(out, f, protocol=pickle.HIGHEST_PROTOCOL)
+        answer.write(task + "\n")
+        answer.flush()
+
+
 # ---------------------------------------------------------------- the run
 
 class _Ingest:
@@ -313,7 +398,7 @@ class _Ingest:
         self.price_rows = price_rows
         self.segments: list[Segment] = []
         self.segment_bytes = 0
-        self.queue: deque[tuple[Future | None, Chunk | None, list[Segment], str]] = deque()
+        self.queue: deque[tuple[Any, Chunk | None, list[Segment], str]] = deque()
         self.seen: dict[str, int] = {}
         self.parts: list[Path] = []
         self.drops: list[set[int]] = []
@@ -323,14 +408,13 @@ class _Ingest:
         self.n_parts = 0
         self.quarantine = workdir / "quarantine.jsonl"
         self.qout = open(self.quarantine, "wb")
-        self.pool: ProcessPoolExecutor | None = None
         self.workers = workers
+        self.pool: _Workers | None = None
         if workers > 1:
             try:
-                self.pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                                                initializer=gc.disable)
-            except (OSError, ValueError, AssertionError):
-                self.pool = None
+                self.pool = _Workers(workers, workdir)
+            except OSError:  # no processes to be had: parse here
+                self.workers = 1
 
     def _next_part(self) -> Path:
         self.n_parts += 1
@@ -351,12 +435,10 @@ class _Ingest:
         part = str(self._next_part())
         if self.pool is not None:
             try:
-                fut = self.pool.submit(parse_chunk, segments, part, self.price_rows)
-                self.queue.append((fut, None, segments, part))
-            except (BrokenProcessPool, RuntimeError):
+                self.queue.append((self.pool.submit(segments, part, self.price_rows), None, segments, part))
+            except WorkerDied:
                 self._stop_pool()
-                self.queue.append((None, parse_chunk(segments, part, self.price_rows), segments, part))
-        else:
+        if self.pool is None:
             self.queue.append((None, parse_chunk(segments, part, self.price_rows), segments, part))
         self._drain(self.workers + 1)
 
@@ -383,13 +465,11 @@ class _Ingest:
 
     def close(self) -> None:
         self.qout.close()
-        if self.pool is not None:
-            self.pool.shutdown(wait=True, cancel_futures=True)
-            self.pool = None
+        self._stop_pool()
 
     def _stop_pool(self) -> None:
         if self.pool is not None:
-            self.pool.shutdown(wait=False, cancel_futures=True)
+            self.pool.close()
             self.pool = None
 
     # ---- taking chunks back, in order
@@ -398,8 +478,8 @@ class _Ingest:
             fut, chunk, segments, part = self.queue.popleft()
             if chunk is None:
                 try:
-                    chunk = fut.result()  # type: ignore[union-attr]
-                except BrokenProcessPool:  # a worker died (or could not start): carry on in this process
+                    chunk = _Workers.result(fut)
+                except WorkerDied:  # a worker died (or could not start): carry on in this process
                     self._stop_pool()
                     chunk = parse_chunk(segments, part, self.price_rows)
             self._absorb(chunk)
@@ -464,7 +544,7 @@ def _read_file(run: _Ingest, index: int, path: Path, sources: list, progress: An
                           "format: on a source whose glob matches this file in engagement.yaml, or remove it")
     if fmt in _JSON_READERS or (fmt == "otel" and otel.one_export_per_line(path)):
         # workers read an uncompressed file's segments themselves: no bytes through a pipe
-        by_offset = run.pool is not None and not jsonl.read_head(path, 2).startswith(jsonl.GZIP_MAGIC)
+        by_offset = run.pool is not None and not jsonl.is_gzip(path)
         try:
             for first_line, data, unterminated, offset in iter_segments(path, progress):
                 lines = (str(path), offset, len(data)) if by_offset else data
@@ -492,13 +572,13 @@ def _read_file(run: _Ingest, index: int, path: Path, sources: list, progress: An
 
 
 def write_sorted_calls(parts: list[Path], drops: list[set[int]], out: Path, workdir: Path, bucket_rows: int,
-                       bounds: list | None = None) -> int:
+                       bounds: list | None = None) -> None:
     """Merge sorted part files (Arrow IPC) into one Parquet file sorted by (timestamp, call_id).
 
     Rows whose `_seq` is in the part's `drops` (duplicates) are left out. When the parts follow each
-    other in order (chronological logs) they are streamed straight through; otherwise keys are ranked
-    globally, rows spilled into rank buckets of `bucket_rows`, and each bucket sorted on its own, so
-    memory stays bounded by a bucket. Returns the rows written.
+    other in order (chronological logs; `bounds` holds each part's first and last key) they are
+    streamed straight through; otherwise keys are ranked globally, rows spilled into rank buckets of
+    `bucket_rows`, and each bucket sorted on its own, so memory stays bounded by a bucket.
     """
     order = ["timestamp", "call_id"]
     columns = list(CALL_SCHEMA)
@@ -509,12 +589,12 @@ def write_sorted_calls(parts: list[Path], drops: list[set[int]], out: Path, work
 
     if not parts:
         empty_calls().write_parquet(out)
-        return 0
+        return
     if bounds and all(b is not None for b in bounds) and all(
             bounds[i][1] <= bounds[i + 1][0] for i in range(len(bounds) - 1)):
         lf = pl.concat([scan(i) for i in range(len(parts))]).select(columns)
         lf.sink_parquet(out)
-        return -1  # in order: streamed through without counting
+        return
     keys = pl.concat([scan(i).select(order).with_columns(_part=pl.lit(i, dtype=pl.Int32), _row=pl.int_range(pl.len()))
                       for i in range(len(parts))]).collect()
     ts, cid = pl.col("timestamp"), pl.col("call_id")
@@ -522,10 +602,10 @@ def write_sorted_calls(parts: list[Path], drops: list[set[int]], out: Path, work
     total = keys.height
     if in_order is not False:
         pl.concat([scan(i) for i in range(len(parts))]).select(columns).sink_parquet(out)
-        return total
+        return
     if total <= bucket_rows:
         pl.concat([scan(i) for i in range(len(parts))]).select(columns).sort(order).collect().write_parquet(out)
-        return total
+        return
     ranks = keys.sort(order).with_row_index("_rank").with_columns(_bucket=pl.col("_rank") // bucket_rows)
     spill = workdir / "buckets"
     spill.mkdir(exist_ok=True)
@@ -547,7 +627,6 @@ def write_sorted_calls(parts: list[Path], drops: list[set[int]], out: Path, work
             x.unlink()
         buckets.append(bucket)
     pl.concat([pl.scan_ipc(x) for x in buckets]).sink_parquet(out)
-    return total
 
 
 def _idle_cores(cpus: list[int], interval: float = 0.2) -> float | None:
@@ -576,7 +655,7 @@ def _idle_cores(cpus: list[int], interval: float = 0.2) -> float | None:
 
 def _workers(sizes: list[int]) -> int:
     """Worker processes for this ingest: none for small logs or a busy machine, else one per idle core."""
-    if sum(sizes) < PARALLEL_MIN_BYTES or multiprocessing.parent_process() is not None:
+    if sum(sizes) < PARALLEL_MIN_BYTES:
         return 1
     try:
         cpus = sorted(os.sched_getaffinity(0))
@@ -641,9 +720,6 @@ def ingest(eng: Engagement, force: bool = False) -> IngestReport:
 
     Skipped (the previous report is returned) when the raw files and engagement.yaml are unchanged.
     """
-    if getattr(multiprocessing.current_process(), "_inheriting", False):
-        raise FdeError("ingest() was called while a worker process was starting: put the script's top-level "
-                       "code under `if __name__ == \"__main__\":`.")
     files = eng.raw_files()
     if not files:
         raise FdeError(f"{eng.raw_dir}: no log files. Copy the customer's logs there "

@@ -95,11 +95,16 @@ def read_head(path: Path, size: int = 1 << 20) -> bytes:
                 break
             out.append(piece)
             n += len(piece)
-            if d.unconsumed_tail:
-                raw = d.unconsumed_tail
-            else:
-                raw = f.read(_RAW_READ)
+            if d.eof:
+                break
+            raw = d.unconsumed_tail or f.read(_RAW_READ)
         return b"".join(out)
+
+
+def is_gzip(path: Path) -> bool:
+    """True when the file starts with the gzip magic bytes."""
+    with open(path, "rb") as f:
+        return f.read(2) == GZIP_MAGIC
 
 
 def iter_blocks(path: Path, progress: Callable[[int], None] | None = None,
@@ -412,8 +417,7 @@ def messages_of(v: Any, field: str) -> tuple[list[str] | None, list[str | None] 
         if m.__class__ is not dict:
             raise RecordError("wrong type", f"{field}[{i}] is {kind(m)}, expected an object with role and content")
         if role.__class__ is not str:
-            raise RecordError("wrong type" if role is not None else "missing required field",
-                              f"{field}[{i}].role is {kind(role)}, expected text")
+            raise RecordError("wrong type", f"{field}[{i}].role is {kind(role)}, expected text")
         c = content_text(c, f"{field}[{i}].content")
         if not c and (m.get("tool_calls") or m.get("function_call")):
             tc = m.get("tool_calls") or [m["function_call"]]

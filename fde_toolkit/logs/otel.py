@@ -16,9 +16,9 @@ from typing import Any, Callable
 
 import orjson
 
-from fde_toolkit.logs.jsonl import (UTF8_BOM, FileRefused, ReadError, RecordError, as_float, as_int, as_str, content_text, json_text, kind,
-                                    is_blank, iter_blocks, messages_of, not_an_object, parse_error,
-                                    read_head, tool_calls_of)
+from fde_toolkit.logs.jsonl import (UTF8_BOM, FileRefused, ReadError, RecordError, as_float, as_int, as_str,
+                                    content_text, is_blank, iter_blocks, json_text, kind, messages_of,
+                                    not_an_object, parse_error, read_head, tool_calls_of)
 
 NOT_A_CALL = "not an LLM call span"
 # gen_ai operations that are not one model call (agents wrap calls; tools and embeddings are not chat)

@@ -24,7 +24,7 @@ import polars as pl
 from fde_toolkit import FdeError
 from fde_toolkit.engagement import SourceConfig
 from fde_toolkit.logs import jsonl
-from fde_toolkit.logs.jsonl import (GZIP_MAGIC, RAW_SCHEMA, FileRefused, RecordError, list_column, epoch_expr,
+from fde_toolkit.logs.jsonl import (RAW_SCHEMA, FileRefused, RecordError, list_column, epoch_expr,
                                     messages_of, timestamp_expr)
 from fde_toolkit.logs.schema import MESSAGE
 
@@ -186,7 +186,10 @@ def _decode_messages(batch: pl.DataFrame, column: str) -> pl.DataFrame:
     raw = batch["_messages_json"]
     try:
         decoded = raw.str.json_decode(_MESSAGES)
-        return batch.with_columns(messages=decoded).drop("_messages_json")
+        no_role = decoded.list.eval(pl.element().struct.field("role").is_null()).list.any()
+        problem = pl.when(no_role).then(pl.lit(f"messages (column {column}) has a message without a role"))
+        return batch.with_columns(messages=decoded).with_columns(
+            _type_error=pl.coalesce(pl.col("_type_error"), problem)).drop("_messages_json")
     except pl.exceptions.PolarsError:
         pass
     roles, contents, errors = [], [], []
@@ -210,9 +213,8 @@ def _decode_messages(batch: pl.DataFrame, column: str) -> pl.DataFrame:
 
 def _plain_copy(path: Path, workdir: Path) -> Path:
     """A gzip-compressed export decompressed into the ingest's scratch folder."""
-    with open(path, "rb") as f:
-        if f.read(2) != GZIP_MAGIC:
-            return path
+    if not jsonl.is_gzip(path):
+        return path
     out = workdir / f"gunzip-{path.name}"
     try:
         with gzip.open(path, "rb") as src, open(out, "wb") as dst:
