@@ -53,6 +53,15 @@ def profile(engagement: Path = EngagementArg, force: bool = ForceOpt) -> None:
 
 
 @app.command()
+def scrub(engagement: Path = EngagementArg, force: bool = ForceOpt) -> None:
+    """S2: replace PII with consistent pseudonyms and apply the sensitivity rules -> curated.parquet."""
+    from fde_toolkit.engagement import Engagement
+    from fde_toolkit.privacy import render_report, scrub as run_scrub
+
+    typer.echo(render_report(run_scrub(Engagement.load(engagement), force=force)))
+
+
+@app.command()
 def run(engagement: Path = EngagementArg,
         phase: list[str] = typer.Option(["01_scoping"], "--phase", help="Notebook(s) to run, e.g. 01_scoping."),
         force: bool = ForceOpt) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 from pathlib import Path
 from typing import Iterator
 
@@ -27,11 +28,25 @@ def ensure_demo_logs(eng: Engagement, n_calls: int) -> bool:
     return True
 
 
+def ensure_demo_key(eng: Engagement) -> Path | None:
+    """Create the demo's PII key file (random, git-ignored) when engagement.yaml points to one that is missing."""
+    key_file = eng.config.pii.get("key_file")
+    if not key_file:
+        return None
+    path = eng.root / key_file
+    if not path.is_file():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_hex(32) + "\n")
+        path.chmod(0o600)
+    return path
+
+
 def run_demo(root: str | os.PathLike = "engagements/demo", n_calls: int = 20_000,
              force: bool = False) -> Iterator[str]:
-    """Generate (once), ingest, profile and render the demo engagement; yield one line per step."""
+    """Generate (once), ingest, scrub, profile and render the demo engagement; yield one line per step."""
     from fde_toolkit.logs.ingest import ingest
     from fde_toolkit.logs.profile import profile, render_summary
+    from fde_toolkit.privacy import render_report, scrub
     from fde_toolkit.reports.runner import run_phases
 
     root = Path(root)
@@ -42,6 +57,8 @@ def run_demo(root: str | os.PathLike = "engagements/demo", n_calls: int = 20_000
            else f"Demo logs already under {eng.raw_dir}")
     report = ingest(eng, force=force)
     yield report.render()
+    ensure_demo_key(eng)
+    yield render_report(scrub(eng, force=force))
     yield render_summary(profile(eng, force=force))
     for out in run_phases(eng, phases=["01_scoping"], force=force):
         yield f"Wrote {out}"

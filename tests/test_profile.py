@@ -204,3 +204,15 @@ def test_error_kinds_group_messages_that_differ_in_details():
     kinds = pl.DataFrame({"e": msgs}).select(profile_mod._error_kind(pl.col("e")))["e"].to_list()
     assert kinds == ["Rate limit reached for requests", "Rate limit reached for requests", "Error code: 429",
                      "This model's maximum context length is N tokens", "RateLimitError", "HTTP 503"]
+
+
+def test_error_texts_in_the_profile_come_only_from_curated_calls(eng):
+    """Error kinds end up in reports: before `fde scrub` they are withheld, after it they are the curated text."""
+    kinds = {k["error_kind"] for k in profile(eng)["errors"]["kinds"]}
+    assert kinds == {profile_mod.ERROR_TEXT_WITHHELD}
+    curated = pl.read_parquet(eng.artifacts_dir / "calls.parquet").with_columns(
+        pl.when(pl.col("error").is_not_null()).then(pl.lit("Invalid recipient <EMAIL_7f3a9b2cde1f>"))
+        .alias("error"))
+    curated.write_parquet(eng.artifacts_dir / "curated.parquet")
+    kinds = {k["error_kind"] for k in profile(Engagement.load(eng.root))["errors"]["kinds"]}
+    assert kinds == {"Invalid recipient <EMAIL_7f3a9b2cde1f>"}

@@ -448,13 +448,26 @@ def _read_ingest_report(path: Path) -> dict[str, Any]:
     return report
 
 
+ERROR_TEXT_WITHHELD = "(error text withheld until `fde scrub` has run)"
+
+
+def _with_curated_errors(calls: pl.LazyFrame, curated: Path) -> pl.LazyFrame:
+    """The call table with its error texts taken from the curated table: error kinds end up in reports,
+    and reports never see raw text. Before curation has run, error texts are withheld."""
+    if not curated.is_file():
+        return calls.with_columns(
+            pl.when(pl.col("error").is_not_null()).then(pl.lit(ERROR_TEXT_WITHHELD)).alias("error"))
+    return calls.drop("error").join(pl.scan_parquet(curated).select("call_id", "error"), on="call_id", how="left")
+
+
 def profile(eng: Engagement, force: bool = False) -> dict[str, Any]:
     """Profile the engagement's accepted calls; write profile.json and one plotly JSON per figure."""
     from fde_toolkit import viz
 
     calls = eng.require("calls.parquet", made_by="ingest")
     ingest_report = eng.artifacts_dir / "ingest_report.json"
-    inputs = [calls] + ([ingest_report] if ingest_report.is_file() else [])
+    curated = eng.artifacts_dir / "curated.parquet"
+    inputs = [calls] + [p for p in (ingest_report, curated) if p.is_file()]
     out = eng.artifact("profile.json")
     fig_dir = eng.artifacts_dir / "figures"
     params = {"version": PROFILE_VERSION, "figures": sorted(viz.FIGURES)}
@@ -462,7 +475,7 @@ def profile(eng: Engagement, force: bool = False) -> dict[str, Any]:
         if run.skip:
             return json.loads(out.read_text(encoding="utf-8"))
         try:
-            prof = profile_calls(pl.scan_parquet(calls))
+            prof = profile_calls(_with_curated_errors(pl.scan_parquet(calls), curated))
         except (pl.exceptions.ComputeError, OSError) as e:
             raise FdeError(f"{calls}: cannot read the call table ({e.__class__.__name__}). "
                            f"Run `fde ingest --force {eng.root}` to rebuild it.") from None
