@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 from pathlib import Path
 from typing import Iterator
 
-from fde_toolkit.engagement import Engagement, new_engagement
+from fde_toolkit.engagement import Engagement, create_pii_key, new_engagement
 
 DEMO_MARKER = ".demo.json"  # hidden, so ingest never reads it
 
@@ -28,19 +27,6 @@ def ensure_demo_logs(eng: Engagement, n_calls: int) -> bool:
     return True
 
 
-def ensure_demo_key(eng: Engagement) -> Path | None:
-    """Create the demo's PII key file (random, git-ignored) when engagement.yaml points to one that is missing."""
-    key_file = eng.config.pii.get("key_file")
-    if not key_file:
-        return None
-    path = eng.root / key_file
-    if not path.is_file():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_hex(32) + "\n")
-        path.chmod(0o600)
-    return path
-
-
 def run_demo(root: str | os.PathLike = "engagements/demo", n_calls: int = 20_000,
              force: bool = False) -> Iterator[str]:
     """Generate (once), ingest, scrub, profile and render the demo engagement; yield one line per step."""
@@ -57,7 +43,7 @@ def run_demo(root: str | os.PathLike = "engagements/demo", n_calls: int = 20_000
            else f"Demo logs already under {eng.raw_dir}")
     report = ingest(eng, force=force)
     yield report.render()
-    ensure_demo_key(eng)
+    create_pii_key(eng)
     yield render_report(scrub(eng, force=force))
     yield render_summary(profile(eng, force=force))
     for out in run_phases(eng, phases=["01_scoping"], force=force):

@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import platform
+import secrets
 import shutil
 import time
 from contextlib import contextmanager
@@ -331,4 +332,24 @@ def new_engagement(root: str | os.PathLike, logs: str | os.PathLike | None = Non
             else:
                 shutil.copy2(f, dest)
     cfg_path.write_text(text, encoding="utf-8")
-    return Engagement.load(root)
+    eng = Engagement.load(root)
+    create_pii_key(eng)
+    return eng
+
+
+def create_pii_key(eng: Engagement) -> Path | None:
+    """Write a random pseudonym key where engagement.yaml's pii.key_file points, if none is there yet.
+
+    The key is per engagement and random (never a built-in default); engagements/*/.secrets/ is git-ignored.
+    Keep a copy somewhere safe: a new key gives every value a new pseudonym.
+    """
+    key_file = eng.config.pii.get("key_file")
+    if not key_file:
+        return None
+    path = Path(key_file).expanduser()
+    path = path if path.is_absolute() else eng.root / path
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_hex(32) + "\n", encoding="utf-8")
+        path.chmod(0o600)
+    return path

@@ -109,3 +109,11 @@ def test_cli_new_scaffolds(tmp_path: Path) -> None:
     assert r.returncode == 0, r.stderr
     assert "1 raw log file" in r.stdout
     assert (tmp_path / "eng" / "acme" / "engagement.yaml").is_file()
+
+
+def test_new_engagement_gets_its_own_random_pii_key(tmp_path: Path) -> None:
+    a, b = new_engagement(tmp_path / "a"), new_engagement(tmp_path / "b")
+    ka, kb = (a.root / ".secrets" / "pii.key"), (b.root / ".secrets" / "pii.key")
+    assert ka.is_file() and kb.is_file()
+    assert ka.read_text() != kb.read_text() and len(ka.read_text().strip()) == 64
+    assert oct(ka.stat().st_mode & 0o777) == "0o600"
