@@ -1,0 +1,42 @@
+"""S4/S5: pick a base SLM per task, fine-tune it with LoRA on the customer's calls, prove it against the LLM.
+
+    build_dataset(eng, "t03")          # `fde dataset`:  artifacts/datasets/t03/{train,val,test}.jsonl, OpenAI export
+    select_candidates(eng, "t03")      # `fde select`:   artifacts/select/t03.json (candidates ranked)
+    finetune(eng, "t03")               # `fde finetune`: artifacts/models/t03/{adapter/, curves.json, model_card.md}
+    evaluate(eng, "t03")               # `fde evaluate`: artifacts/eval/t03.json
+
+Modules, one job each: config (the `finetune:` section), registry (candidates, offline loading),
+datasets, chat (prompts and answer tokens), batching, train (the LoRA loop), decode (label scoring,
+generation), metrics, answer (running a model over a split), selection, tuning (the `fde finetune`
+step), evaluation, card (model card), figures.
+Heavy imports (torch, transformers) happen inside the functions that need them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def build_dataset(eng, task_id: str, force: bool = False) -> dict[str, Any]:
+    from fde_toolkit.slm.datasets import build_dataset as run
+    return run(eng, task_id, force=force)
+
+
+def select_candidates(eng, task_id: str, force: bool = False) -> dict[str, Any]:
+    from fde_toolkit.slm.selection import select_candidates as run
+    return run(eng, task_id, force=force)
+
+
+def finetune(eng, task_id: str, candidate: str | None = None, resume: bool = False, budget_minutes: float | None = None,
+             max_steps: int | None = None, force: bool = False) -> dict[str, Any]:
+    from fde_toolkit.slm.tuning import finetune as run
+    return run(eng, task_id, candidate=candidate, resume=resume, budget_minutes=budget_minutes, max_steps=max_steps,
+               force=force)
+
+
+def evaluate(eng, task_id: str, force: bool = False) -> dict[str, Any]:
+    from fde_toolkit.slm.evaluation import evaluate as run
+    return run(eng, task_id, force=force)
+
+
+__all__ = ["build_dataset", "select_candidates", "finetune", "evaluate"]

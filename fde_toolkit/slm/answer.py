@@ -1,0 +1,94 @@
+"""Run an SLM over a split the way the task needs it: prompts (zero- or few-shot), decoding, timing.
+
+    picker = ShotPicker(train_records, k=3)                # nearest training examples by embedding
+    run = answer_records(model, tok, test, info, cfg, shots=picker.shots(test))
+    run["predictions"], run["examples_per_s"]
+    lat = single_request_latency(model, tok, test[:10], info, cfg)   # ms per request, batch of one
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from fde_toolkit.slm.chat import Message, few_shot_messages, prompt_messages
+from fde_toolkit.slm.config import FinetuneConfig
+from fde_toolkit.slm.decode import predict
+
+Shots = list[tuple[list[Message], str]]
+
+
+def request_text(record: dict[str, Any]) -> str:
+    """What the user asked: the non-system turns of the request."""
+    return "\n".join(m["content"] for m in record["messages"] if m["role"] != "system")
+
+
+class ShotPicker:
+    """The k training examples most similar to a request (cosine of sentence embeddings)."""
+
+    def __init__(self, train: Sequence[dict[str, Any]], k: int = 3,
+                 embedder: Callable[[list[str]], np.ndarray] | None = None):
+        if embedder is None:
+            from fde_toolkit.tasks.embed import SentenceEmbedder
+            embedder = SentenceEmbedder()
+        self.train, self.k, self.embedder = list(train), k, embedder
+        self._vectors = self._unit(embedder([request_text(r) for r in self.train])) if self.train else None
+
+    @staticmethod
+    def _unit(x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x, dtype=np.float32)
+        return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-9)
+
+    def shots(self, records: Sequence[dict[str, Any]], tools_in_prompt: str = "compact") -> list[Shots]:
+        if self._vectors is None or not records:
+            return [[] for _ in records]
+        q = self._unit(self.embedder([request_text(r) for r in records]))
+        sims = q @ self._vectors.T
+        out = []
+        for row in sims:
+            top = np.argsort(-row, kind="stable")[: self.k][::-1]  # the most similar last, next to the query
+            out.append([(prompt_messages(self.train[i], "drop", tools_in_prompt), self.train[i]["target"]) for i in top])
+        return out
+
+
+def conversations(records: Sequence[dict[str, Any]], cfg: FinetuneConfig, shots: list[Shots] | None = None,
+                  system_prompt: str = "keep") -> list[list[Message]]:
+    convs = [prompt_messages(r, system_prompt, cfg.dataset.tools_in_prompt) for r in records]
+    if shots is not None:
+        convs = [few_shot_messages(c, s) for c, s in zip(convs, shots)]
+    return convs
+
+
+def answer_records(model, tok, records: Sequence[dict[str, Any]], info: dict[str, Any], cfg: FinetuneConfig,
+                   shots: list[Shots] | None = None, system_prompt: str = "keep") -> dict[str, Any]:
+    """Predictions for `records` (batched), and the measured throughput."""
+    convs = conversations(records, cfg, shots, system_prompt)
+    t0 = time.perf_counter()
+    preds = predict(model, tok, convs, _kind(info), labels=info.get("labels"), tool_names=info.get("tools"),
+                    max_new_tokens=cfg.evaluate.max_new_tokens, batch_size=cfg.evaluate.batch_size,
+                    label_decoding=cfg.evaluate.label_decoding)
+    dt = time.perf_counter() - t0
+    return {"predictions": preds, "seconds": round(dt, 3), "examples_per_s": len(records) / dt if dt > 0 else None}
+
+
+def single_request_latency(model, tok, records: Sequence[dict[str, Any]], info: dict[str, Any], cfg: FinetuneConfig,
+                           shots: list[Shots] | None = None, system_prompt: str = "keep") -> dict[str, float | None]:
+    """Milliseconds to answer one request at a time (p50, p95, mean)."""
+    convs = conversations(records, cfg, shots, system_prompt)
+    times = []
+    for c in convs:
+        t0 = time.perf_counter()
+        predict(model, tok, [c], _kind(info), labels=info.get("labels"), tool_names=info.get("tools"),
+                max_new_tokens=cfg.evaluate.max_new_tokens, batch_size=1, label_decoding=cfg.evaluate.label_decoding)
+        times.append((time.perf_counter() - t0) * 1000)
+    if not times:
+        return {"p50": None, "p95": None, "mean": None}
+    a = np.asarray(times)
+    return {"p50": round(float(np.percentile(a, 50)), 2), "p95": round(float(np.percentile(a, 95)), 2),
+            "mean": round(float(a.mean()), 2)}
+
+
+def _kind(info: dict[str, Any]) -> str:
+    return info.get("output_kind", "text")

@@ -1,0 +1,116 @@
+"""Figures and tables for the prototyping notebook: training curves, the comparison, error analysis.
+
+    training_curves(json.load(open(".../models/t03/curves.json")))      # go.Figure
+    comparison_rows(report)  /  comparison_table(report)                 # rows / viz.table Html
+    confusion_matrix(predictions, "fine_tuned")                          # go.Figure (label tasks)
+    worst_examples(predictions, "fine_tuned", kind, n=10)                # rows (curated text only)
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any, Sequence
+
+import plotly.graph_objects as go
+
+from fde_toolkit import viz
+from fde_toolkit.slm.metrics import chrf, field_f1, parse_json
+
+VARIANT_NAMES = {"base": "base, zero-shot", "few_shot": "base, few-shot", "fine_tuned": "fine-tuned"}
+
+
+def training_curves(curves: dict[str, list[dict[str, Any]]], smooth: int = 10) -> go.Figure:
+    """Training loss (raw and moving average) and validation loss against examples seen."""
+    train, val = curves.get("train", []), curves.get("val", [])
+    fig = go.Figure()
+    if not train and not val:
+        return viz._empty("Training curves", "No training steps recorded.")
+    x = [c["examples_seen"] for c in train]
+    y = [c["loss"] for c in train]
+    avg = [sum(y[max(0, i - smooth + 1):i + 1]) / len(y[max(0, i - smooth + 1):i + 1]) for i in range(len(y))]
+    fig.add_scatter(x=x, y=y, mode="lines", name="train loss", line=dict(width=1, color=viz.PALETTE[0]), opacity=0.35)
+    fig.add_scatter(x=x, y=avg, mode="lines", name=f"train loss ({smooth}-step mean)", line=dict(width=2, color=viz.PALETTE[0]))
+    if val:
+        fig.add_scatter(x=[c["examples_seen"] for c in val], y=[c["val_loss"] for c in val], mode="lines+markers",
+                        name="validation loss", line=dict(width=2, color=viz.PALETTE[1]))
+    fig.update_layout(title_text="Training curves: loss per answer token", xaxis_title="examples seen",
+                      yaxis_title="cross-entropy (nats)")
+    return fig
+
+
+def comparison_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per variant plus the LLM: metrics, latency, throughput, cost per successful task."""
+    rows = []
+    for v, r in report["variants"].items():
+        row = {"variant": VARIANT_NAMES.get(v, v)}
+        for m in report["metric_names"]:
+            val = r["metrics"].get(m)
+            row[m] = "–" if val is None else (f"{val:.1f}" if m == "chrf" else viz.fmt_pct(val))
+        row["latency"] = viz.fmt_ms(r["latency_ms"]["p50"])
+        row["throughput"] = f"{r['examples_per_s']:.2f}/s" if r.get("examples_per_s") else "–"
+        row["cost"] = viz.fmt_usd(r["cost"]["per_successful_task_usd"])
+        rows.append(row)
+    llm = report.get("llm", {})
+    rows.append({"variant": "LLM (logged)", **{m: "reference" for m in report["metric_names"]},
+                 "latency": viz.fmt_ms(llm.get("latency_ms_p50")), "throughput": "–",
+                 "cost": viz.fmt_usd(llm.get("cost_per_task_usd"))})
+    return rows
+
+
+def comparison_table(report: dict[str, Any]):
+    cols = {"variant": "variant", **{m: m.replace("_", " ") for m in report["metric_names"]},
+            "latency": "latency p50", "throughput": "throughput", "cost": "cost / successful task"}
+    return viz.table(comparison_rows(report), cols, numeric=set(cols) - {"variant"})
+
+
+def confusion_matrix(predictions: Sequence[dict[str, Any]], variant: str = "fine_tuned", limit: int = 20) -> go.Figure:
+    """Counts of (LLM label, SLM label) for the most frequent labels; the rest grouped as 'other'."""
+    if not predictions:
+        return viz._empty("Confusion matrix", "No predictions.")
+    freq = Counter(p["target"] for p in predictions)
+    keep = [lab for lab, _ in freq.most_common(limit)]
+    known = set(keep)
+    name = lambda s: s if s in known else "other"  # noqa: E731
+    labels = keep + (["other"] if len(freq) > limit or any(p[variant] not in known for p in predictions) else [])
+    idx = {lab: i for i, lab in enumerate(labels)}
+    z = [[0] * len(labels) for _ in labels]
+    for p in predictions:
+        z[idx[name(p["target"])]][idx[name(p[variant])]] += 1
+    fig = go.Figure(go.Heatmap(z=z, x=labels, y=labels, colorscale=[[0, "white"], [1, viz.PALETTE[0]]],
+                               hovertemplate="LLM %{y}<br>SLM %{x}<br>%{z} examples<extra></extra>"))
+    fig.update_layout(title_text=f"Confusion matrix: {VARIANT_NAMES.get(variant, variant)} vs the LLM",
+                      xaxis_title="SLM answer", yaxis_title="LLM answer", yaxis_autorange="reversed",
+                      height=max(420, 24 * len(labels) + 200))
+    return fig
+
+
+def _example_score(kind: str, pred: str, target: str) -> float:
+    if kind == "label":
+        return float(pred.strip() == target.strip())
+    if kind in ("json", "tool_call"):
+        ref = parse_json(target)
+        return field_f1(parse_json(pred), ref) if ref is not None else float(pred.strip() == target.strip())
+    return chrf(pred, target) / 100.0
+
+
+def worst_examples(predictions: Sequence[dict[str, Any]], variant: str, kind: str, n: int = 10,
+                   width: int = 240) -> list[dict[str, Any]]:
+    """The `n` answers furthest from the LLM's (curated text only, shortened to `width` characters)."""
+    scored = sorted(((_example_score(kind, p[variant], p["target"]), i) for i, p in enumerate(predictions)))
+    out = []
+    for s, i in scored[:n]:
+        p = predictions[i]
+        out.append({"id": p["id"], "score": round(s, 3), "request": _short(p["request"], width),
+                    "llm": _short(p["target"], width), "slm": _short(p[variant], width)})
+    return out
+
+
+def worst_examples_table(predictions: Sequence[dict[str, Any]], variant: str, kind: str, n: int = 10):
+    return viz.table(worst_examples(predictions, variant, kind, n),
+                     {"request": "request", "llm": "LLM answer", "slm": "SLM answer", "score": "score"},
+                     numeric={"score"})
+
+
+def _short(text: str | None, width: int) -> str:
+    t = " ".join((text or "").split())
+    return t if len(t) <= width else t[: width - 1] + "…"

@@ -1,0 +1,252 @@
+"""Quality of an SLM's answers against the LLM's logged answers, by output kind.
+
+    label_scores(preds, refs)        # accuracy, macro_f1
+    json_scores(preds, refs)         # validity, field_f1, exact
+    tool_call_scores(preds, refs)    # name_accuracy, call_accuracy (arguments compared as parsed JSON)
+    chrf(hyp, ref), corpus_chrf(hyps, refs)   # character n-gram F-score (chrF2, 0-100), for free text
+    score(kind, preds, refs)         # the kind's metrics, `agreement` with the LLM and per-example `success`
+
+The reference is what the LLM answered, so `agreement` is the share of answers equivalent to it:
+same label; same parsed JSON; same tool and arguments; chrF at or above a threshold for text.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any, Sequence
+
+import orjson
+
+# ----------------------------------------------------------------------------- labels and exact match
+
+
+def _norm(s: str | None) -> str:
+    return " ".join((s or "").split())
+
+
+def exact_match(preds: Sequence[str], refs: Sequence[str]) -> float:
+    """Share of answers equal to the reference after trimming and collapsing whitespace."""
+    return sum(_norm(p) == _norm(r) for p, r in zip(preds, refs)) / len(refs) if refs else 0.0
+
+
+def label_accuracy(preds: Sequence[str], refs: Sequence[str]) -> float:
+    return sum(p.strip() == r.strip() for p, r in zip(preds, refs)) / len(refs) if refs else 0.0
+
+
+def macro_f1(preds: Sequence[str], refs: Sequence[str]) -> float:
+    """Unweighted mean of per-label F1 over every label seen in the references or the predictions."""
+    preds = [p.strip() for p in preds]
+    refs = [r.strip() for r in refs]
+    labels = sorted(set(refs) | set(preds))
+    if not labels:
+        return 0.0
+    tp = Counter(p for p, r in zip(preds, refs) if p == r)
+    npred, nref = Counter(preds), Counter(refs)
+    f1s = []
+    for lab in labels:
+        denom = npred[lab] + nref[lab]
+        f1s.append(2 * tp[lab] / denom if denom else 0.0)
+    return sum(f1s) / len(f1s)
+
+
+def label_scores(preds: Sequence[str], refs: Sequence[str]) -> dict[str, float]:
+    return {"accuracy": label_accuracy(preds, refs), "macro_f1": macro_f1(preds, refs)}
+
+
+# ----------------------------------------------------------------------------- JSON
+
+def parse_json(text: str | None) -> Any:
+    """The JSON value in an answer (a ```json fence allowed), or None when it does not parse."""
+    if text is None:
+        return None
+    t = text.strip()
+    if t.startswith("```"):
+        t = t.removeprefix("```json").removeprefix("```").removesuffix("```").strip()
+    try:
+        return orjson.loads(t)
+    except orjson.JSONDecodeError:
+        return None
+
+
+def _canon(value: Any) -> str:
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+
+
+def flatten(value: Any, prefix: str = "") -> set[tuple[str, str]]:
+    """(path, value) pairs of every leaf: {"a": {"b": 1}, "c": [2]} -> {("a.b", "1"), ("c[0]", "2")}."""
+    out: set[tuple[str, str]] = set()
+    if isinstance(value, dict):
+        if not value:
+            out.add((prefix, "{}"))
+        for k, v in value.items():
+            out |= flatten(v, f"{prefix}.{k}" if prefix else str(k))
+    elif isinstance(value, list):
+        if not value:
+            out.add((prefix, "[]"))
+        for i, v in enumerate(value):
+            out |= flatten(v, f"{prefix}[{i}]")
+    else:
+        out.add((prefix, _canon(value)))
+    return out
+
+
+def field_f1(pred: Any, ref: Any) -> float:
+    """F1 of the (path, value) leaves of two parsed JSON values; 0 when the prediction did not parse."""
+    if pred is None:
+        return 0.0
+    p, r = flatten(pred), flatten(ref)
+    if not p and not r:
+        return 1.0
+    hit = len(p & r)
+    return 2 * hit / (len(p) + len(r)) if (p or r) else 0.0
+
+
+def json_scores(preds: Sequence[str], refs: Sequence[str]) -> dict[str, float]:
+    """validity (share that parses), field_f1 (mean over examples), exact (same parsed value)."""
+    n = len(refs)
+    if not n:
+        return {"validity": 0.0, "field_f1": 0.0, "exact": 0.0}
+    pp = [parse_json(p) for p in preds]
+    rr = [parse_json(r) for r in refs]
+    valid = sum(p is not None for p in pp)
+    f1 = sum(field_f1(p, r) for p, r in zip(pp, rr))
+    exact = sum(p is not None and _canon(p) == _canon(r) for p, r in zip(pp, rr))
+    return {"validity": valid / n, "field_f1": f1 / n, "exact": exact / n}
+
+
+# ----------------------------------------------------------------------------- tool calls
+
+def parse_tool_calls(text: str | None) -> list[tuple[str, Any]] | None:
+    """[(name, parsed arguments)] from {"name":..., "arguments":...} (or a list of them); None if unreadable.
+
+    Arguments given as a JSON string are parsed too, so '{"a":1}' and {"a": 1} compare equal."""
+    v = parse_json(text)
+    items = v if isinstance(v, list) else [v]
+    out = []
+    for it in items:
+        if not isinstance(it, dict) or "name" not in it:
+            return None
+        args = it.get("arguments", {})
+        if isinstance(args, str):
+            parsed = parse_json(args)
+            args = parsed if parsed is not None else args
+        out.append((str(it["name"]), args))
+    return out
+
+
+def tool_call_scores(preds: Sequence[str], refs: Sequence[str]) -> dict[str, float]:
+    """validity, name_accuracy (same tool names in order), call_accuracy (names and parsed arguments)."""
+    n = len(refs)
+    if not n:
+        return {"validity": 0.0, "name_accuracy": 0.0, "call_accuracy": 0.0}
+    valid = names = calls = 0
+    for p, r in zip(preds, refs):
+        pc, rc = parse_tool_calls(p), parse_tool_calls(r)
+        if pc is None:
+            continue
+        valid += 1
+        if rc is None:
+            continue
+        if [x[0] for x in pc] == [x[0] for x in rc]:
+            names += 1
+            if [_canon(x[1]) for x in pc] == [_canon(x[1]) for x in rc]:
+                calls += 1
+    return {"validity": valid / n, "name_accuracy": names / n, "call_accuracy": calls / n}
+
+
+# ----------------------------------------------------------------------------- chrF
+
+CHRF_ORDER = 6
+CHRF_BETA = 2.0
+
+
+def _char_ngrams(text: str, n: int) -> Counter[str]:
+    s = "".join(text.split())  # chrF ignores whitespace
+    return Counter(s[i:i + n] for i in range(len(s) - n + 1))
+
+
+def _chrf_stats(hyp: str, ref: str) -> list[tuple[int, int, int]]:
+    """Per order n: (matching n-grams, n-grams in the hypothesis, n-grams in the reference)."""
+    out = []
+    for n in range(1, CHRF_ORDER + 1):
+        h, r = _char_ngrams(hyp, n), _char_ngrams(ref, n)
+        out.append((sum((h & r).values()), sum(h.values()), sum(r.values())))
+    return out
+
+
+def _chrf_from_stats(stats: list[tuple[int, int, int]]) -> float:
+    """chrF as sacrebleu computes it: precision and recall averaged over the orders that exist, then F-beta."""
+    precs, recs = [], []
+    for match, nh, nr in stats:
+        if nh > 0 and nr > 0:
+            precs.append(match / nh)
+            recs.append(match / nr)
+    if not precs:
+        return 0.0
+    p, r = sum(precs) / len(precs), sum(recs) / len(recs)
+    if p + r == 0:
+        return 0.0
+    b2 = CHRF_BETA ** 2
+    return 100.0 * (1 + b2) * p * r / (b2 * p + r)
+
+
+def chrf(hyp: str, ref: str) -> float:
+    """Sentence chrF2 (character 1-6 grams, recall weighted twice), 0-100."""
+    if _norm(hyp) == _norm(ref):
+        return 100.0
+    return _chrf_from_stats(_chrf_stats(hyp, ref))
+
+
+def corpus_chrf(hyps: Sequence[str], refs: Sequence[str]) -> float:
+    """Corpus chrF2: n-gram statistics summed over all sentences, then one score."""
+    total = [[0, 0, 0] for _ in range(CHRF_ORDER)]
+    for h, r in zip(hyps, refs):
+        for i, s in enumerate(_chrf_stats(h, r)):
+            for j in range(3):
+                total[i][j] += s[j]
+    return _chrf_from_stats([tuple(t) for t in total])  # type: ignore[misc]
+
+
+# ----------------------------------------------------------------------------- by output kind
+
+def successes(kind: str, preds: Sequence[str], refs: Sequence[str], text_success_chrf: float = 60.0) -> list[bool]:
+    """Per example: is this answer as good as the LLM's (equivalent to it)?"""
+    if kind == "label":
+        return [p.strip() == r.strip() for p, r in zip(preds, refs)]
+    if kind == "json":
+        out = []
+        for p, r in zip(preds, refs):
+            pp, rr = parse_json(p), parse_json(r)
+            out.append(pp is not None and rr is not None and _canon(pp) == _canon(rr))
+        return out
+    if kind == "tool_call":
+        out = []
+        for p, r in zip(preds, refs):
+            pc, rc = parse_tool_calls(p), parse_tool_calls(r)
+            out.append(pc is not None and rc is not None and [x[0] for x in pc] == [x[0] for x in rc]
+                       and [_canon(x[1]) for x in pc] == [_canon(x[1]) for x in rc])
+        return out
+    return [chrf(p, r) >= text_success_chrf for p, r in zip(preds, refs)]
+
+
+PRIMARY = {"label": "accuracy", "json": "field_f1", "tool_call": "call_accuracy", "text": "chrf"}
+
+
+def score(kind: str, preds: Sequence[str], refs: Sequence[str], text_success_chrf: float = 60.0) -> dict[str, Any]:
+    """The kind's metrics plus exact_match, agreement (share of successes) and `primary` (the headline metric)."""
+    preds = [p or "" for p in preds]
+    if kind == "label":
+        m: dict[str, Any] = label_scores(preds, refs)
+    elif kind == "json":
+        m = json_scores(preds, refs)
+    elif kind == "tool_call":
+        m = tool_call_scores(preds, refs)
+    else:
+        m = {"chrf": corpus_chrf(preds, refs),
+             "chrf_mean": sum(chrf(p, r) for p, r in zip(preds, refs)) / len(refs) if refs else 0.0}
+    ok = successes(kind, preds, refs, text_success_chrf)
+    m["exact_match"] = exact_match(preds, refs)
+    m["agreement"] = sum(ok) / len(ok) if ok else 0.0
+    m["primary"] = PRIMARY[kind]
+    m["n"] = len(refs)
+    return m

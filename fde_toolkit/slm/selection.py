@@ -1,0 +1,110 @@
+"""S4, `fde select`: which base SLM to fine-tune for a task.
+
+Each candidate answers the task's test examples zero-shot and few-shot (the k most similar training
+examples as earlier turns); candidates are ranked by quality, then, among those within
+`select.quality_tolerance` of each other, by size and then by measured single-request latency.
+
+    ranking = rank_candidates(rows, tolerance=0.02)
+    result = select_candidates(eng, "t03")      # writes artifacts/select/t03.json
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any, Callable
+
+import numpy as np
+
+from fde_toolkit.slm.answer import ShotPicker, answer_records, single_request_latency
+from fde_toolkit.slm.config import finetune_config
+from fde_toolkit.slm.datasets import dataset_dir, load_dataset
+from fde_toolkit.slm.tuning import selection_path
+from fde_toolkit.slm.metrics import score
+from fde_toolkit.slm.registry import candidates, load_candidate, param_count_m
+
+
+def quality(metrics: dict[str, Any]) -> float:
+    """The kind's headline metric on a 0-1 scale (chrF is 0-100)."""
+    v = float(metrics[metrics["primary"]])
+    return v / 100.0 if metrics["primary"] == "chrf" else v
+
+
+def rank_candidates(rows: list[dict[str, Any]], tolerance: float) -> list[dict[str, Any]]:
+    """Best first: quality in bands of `tolerance` below the best, then fewer parameters, then lower latency."""
+    if not rows:
+        return []
+    top = max(r["quality"] for r in rows)
+    band = (lambda q: int((top - q) / tolerance + 1e-9)) if tolerance > 0 else (lambda q: -q)
+
+    def key(r: dict[str, Any]) -> tuple:
+        return (band(r["quality"]), r.get("params_m") or float("inf"), r.get("latency_ms_p50") or float("inf"), r["candidate"])
+
+    ranked = sorted(rows, key=key)
+    return [{**r, "rank": i + 1} for i, r in enumerate(ranked)]
+
+
+def evaluate_candidate(model, tok, test: list[dict], info: dict[str, Any], cfg, picker: ShotPicker) -> dict[str, Any]:
+    """Zero-shot and few-shot quality, and single-request latency, of one loaded candidate."""
+    refs = [r["target"] for r in test]
+    kind = info["output_kind"]
+    zero = answer_records(model, tok, test, info, cfg)
+    shots = picker.shots(test, cfg.dataset.tools_in_prompt)
+    few = answer_records(model, tok, test, info, cfg, shots=shots)
+    m0 = score(kind, zero["predictions"], refs, cfg.evaluate.text_success_chrf)
+    m1 = score(kind, few["predictions"], refs, cfg.evaluate.text_success_chrf)
+    best_mode = "few-shot" if quality(m1) > quality(m0) else "zero-shot"
+    n_lat = min(cfg.select.latency_examples, len(test))
+    lat = single_request_latency(model, tok, test[:n_lat], info, cfg, shots=shots[:n_lat] if best_mode == "few-shot" else None)
+    return {"zero_shot": m0, "few_shot": m1, "mode": best_mode, "quality": max(quality(m0), quality(m1)),
+            "latency_ms_p50": lat["p50"], "latency_ms_p95": lat["p95"],
+            "examples_per_s": few["examples_per_s"] if best_mode == "few-shot" else zero["examples_per_s"]}
+
+
+def select_candidates(eng, task_id: str, force: bool = False, embedder: Callable | None = None,
+                      progress: bool = True) -> dict[str, Any]:
+    """`fde select`: rank the engagement's candidates on the task's test split; writes artifacts/select/<task>.json."""
+    cfg = finetune_config(eng)
+    cands = candidates(eng)
+    folder = dataset_dir(eng, task_id)
+    out = selection_path(eng, task_id)
+    params = {"task": task_id, "candidates": [c.model_dump(mode="json") for c in cands],
+              "select": cfg.select.model_dump(mode="json"), "evaluate": cfg.evaluate.model_dump(mode="json"),
+              "tools_in_prompt": cfg.dataset.tools_in_prompt}
+    with eng.step(f"select:{task_id}", [folder / "train.jsonl", folder / "test.jsonl"], params, force=force) as run:
+        if run.skip and out.is_file():
+            return {**json.loads(out.read_text(encoding="utf-8")), "skipped": True}
+        run.skip = False
+        splits, info = load_dataset(eng, task_id)
+        test = splits["test"][: cfg.select.examples]
+        picker = ShotPicker(splits["train"], cfg.select.shots, embedder)
+        rows = []
+        iterator = cands
+        if progress:
+            from tqdm.auto import tqdm
+            iterator = tqdm(cands, desc="candidates", unit="model")
+        for cand in iterator:
+            model, tok = load_candidate(cand)
+            res = evaluate_candidate(model, tok, test, info, cfg, picker)
+            rows.append({"candidate": cand.id, "params_m": cand.params_m or param_count_m(model),
+                         "context_length": cand.context_length, "licence": cand.licence,
+                         "strengths": cand.strengths, **res})
+            del model
+        ranking = rank_candidates(rows, cfg.select.quality_tolerance)
+        result = {"task": task_id, "output_kind": info["output_kind"], "examples": len(test),
+                  "shots": cfg.select.shots, "ranking": ranking, "best": ranking[0]["candidate"] if ranking else None,
+                  "how": "quality (the kind's headline metric, best of zero-/few-shot) in bands of "
+                         f"{cfg.select.quality_tolerance}, then parameters, then single-request latency"}
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = out.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(result, indent=1, default=_json_default), encoding="utf-8")
+        os.replace(tmp, out)
+        run.outputs = [out]
+        run.summary = {"best": result["best"], "candidates": len(rows)}
+    return result
+
+
+def _json_default(o: Any) -> Any:
+    if isinstance(o, (np.floating, np.integer)):
+        return o.item()
+    raise TypeError(type(o).__name__)

@@ -1,0 +1,188 @@
+"""Fine-tuning mechanics on a tiny random Llama built in code."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+import torch
+from slm_toy import FRUITS, one_thread, toy_examples, toy_model, toy_tokenizer  # noqa: F401
+
+from fde_toolkit import FdeError
+from fde_toolkit.slm.batching import IGNORE, collate, length_grouped_batches, padding_waste, random_batches
+from fde_toolkit.slm.chat import encode_examples, encode_prompts
+from fde_toolkit.slm.config import LoraSettings, TrainSettings
+from fde_toolkit.slm.decode import choose_labels
+from fde_toolkit.slm.train import answer_loss, attach_lora, common_prefix_length, train_lora, validation_loss
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+LORA = LoraSettings(r=8, alpha=16, dropout=0.0)
+
+
+def _data(tok, n=160, seed=0):
+    ex = toy_examples(n, seed)
+    return encode_examples(tok, [m for m, _ in ex], [t for _, t in ex], 64), ex
+
+
+def _settings(**kw) -> TrainSettings:
+    base = dict(lr=2e-2, epochs=50, max_steps=60, budget_minutes=None, eval_every=20, batch_size=16, patience=0,
+                checkpoint_every=1000, warmup_steps=5)
+    return TrainSettings(**{**base, **kw})
+
+
+@pytest.fixture(scope="module")
+def tok():
+    return toy_tokenizer()
+
+
+def test_answer_only_targets_mask_the_prompt_but_keep_end_of_turn(tok):
+    assert tok.pad_token_id == tok.convert_tokens_to_ids("<|im_end|>")  # as in SmolLM2: pad == end-of-turn
+    enc, ex = _data(tok, 4)
+    ids, tgt = collate(enc, tok.pad_token_id)
+    for b, e in enumerate(enc):
+        kept = tgt[b][tgt[b] != IGNORE].tolist()
+        assert tok.convert_ids_to_tokens(kept) == [ex[b][1], "<|im_end|>"]
+        # every target sits one position before its token, and nothing of the prompt is a target
+        assert (tgt[b, : e.answer_start - 1] == IGNORE).all()
+        assert tgt[b, e.length - 2].item() == tok.convert_tokens_to_ids("<|im_end|>")
+        assert (tgt[b, e.length - 1:] == IGNORE).all()  # the padding after it is ignored
+
+
+def test_answer_only_head_gives_the_same_loss_as_the_full_head(tok):
+    enc, _ = _data(tok, 8)
+    model = toy_model(tok)
+    ids, tgt = collate(enc, tok.pad_token_id)
+    a, n_a = answer_loss(model, ids, tgt, answer_only_head=True)
+    b, n_b = answer_loss(model, ids, tgt, answer_only_head=False)
+    assert n_a == n_b == 16
+    assert a.item() == pytest.approx(b.item(), rel=1e-5)
+
+
+def test_shared_prompt_prefix_runs_once_with_the_same_loss_and_gradients(tok):
+    enc, _ = _data(tok, 8)
+    ids, tgt = collate(enc, tok.pad_token_id)
+    p = common_prefix_length(ids, tgt)
+    assert tok.convert_ids_to_tokens(ids[0, :p].tolist())[-2:] == ["<|im_start|>", "user"]  # the system prompt + turn
+    assert common_prefix_length(ids[:1], tgt[:1]) == 0
+    model = attach_lora(toy_model(tok), LoraSettings(r=4, alpha=8, dropout=0.0), seed=0)
+    for w in model.parameters():
+        if w.requires_grad:
+            torch.nn.init.normal_(w, std=0.1)  # non-zero adapters, so their gradients are all non-trivial
+    grads = []
+    for share in (False, True):
+        loss, n = answer_loss(model, ids, tgt, share_prefix=share, min_prefix=1)
+        loss.backward()
+        grads.append((loss.item(), [w.grad.clone() for w in model.parameters() if w.requires_grad]))
+        model.zero_grad()
+    assert grads[0][0] == pytest.approx(grads[1][0], rel=1e-5)
+    for a, b in zip(grads[0][1], grads[1][1]):
+        assert torch.allclose(a, b, atol=1e-4, rtol=1e-4)
+
+
+def test_length_grouped_batches_waste_little_padding():
+    import random
+    r = random.Random(0)
+    lengths = [r.randint(10, 400) for _ in range(2000)]
+    grouped = length_grouped_batches(lengths, batch_size=16, max_tokens=4096, seed=0)
+    plain = random_batches(lengths, batch_size=16, seed=0)
+    assert sorted(i for b in grouped for i in b) == list(range(2000))  # every example exactly once
+    assert all(max(lengths[i] for i in b) * len(b) <= 4096 for b in grouped if len(b) > 1)
+    assert padding_waste(grouped, lengths) < 0.05 < 0.3 < padding_waste(plain, lengths)
+    assert grouped == length_grouped_batches(lengths, batch_size=16, max_tokens=4096, seed=0)
+    assert grouped != length_grouped_batches(lengths, batch_size=16, max_tokens=4096, seed=0, epoch=1)
+
+
+def test_loss_decreases_and_the_model_learns_the_toy_task(tok, tmp_path):
+    train, _ = _data(tok, 160, seed=0)
+    val, val_ex = _data(tok, 32, seed=1)
+    model = attach_lora(toy_model(tok), LORA, seed=0)
+    before = validation_loss(model, val, tok.pad_token_id)
+    res = train_lora(model, tok, train, val, _settings(), LORA, tmp_path, seed=0, progress=False)
+    assert res["steps"] == 60 and res["stopped_by"] == "max_steps"
+    assert res["best_val_loss"] < 0.5 * before
+    prompts = encode_prompts(tok, [m for m, _ in val_ex])
+    preds = choose_labels(model, tok, prompts, sorted(FRUITS.values()))
+    assert sum(p == t for p, (_, t) in zip(preds, val_ex)) / len(val_ex) >= 0.8
+    curves = json.loads((tmp_path / "curves.json").read_text())
+    assert [c["step"] for c in curves["train"]] == list(range(1, 61))
+    assert curves["val"][0]["step"] == 0 and curves["val"][-1]["step"] == 60
+    assert res["padding_waste"] < 0.1
+
+
+def test_adapter_saves_and_reloads_to_identical_outputs(tok, tmp_path):
+    from peft import PeftModel
+    train, _ = _data(tok, 64)
+    model = attach_lora(toy_model(tok), LORA, seed=0)
+    train_lora(model, tok, train, train[:16], _settings(max_steps=10, eval_every=5), LORA, tmp_path, seed=0,
+               progress=False)
+    best = json.loads((tmp_path / "curves.json").read_text())["val"]
+    assert (tmp_path / "adapter" / "adapter_config.json").is_file()
+    reloaded = PeftModel.from_pretrained(toy_model(tok), str(tmp_path / "adapter")).eval()
+    ids = torch.tensor([train[0].ids])
+    with torch.no_grad():
+        out = reloaded(input_ids=ids).logits
+        fresh = toy_model(tok)(input_ids=ids).logits
+    assert not torch.allclose(out, fresh)  # the adapter changes the outputs...
+    # ...and the saved adapter is the best one by validation loss
+    best_loss = min(v["val_loss"] for v in best)
+    assert validation_loss(reloaded, train[:16], tok.pad_token_id) == pytest.approx(best_loss, abs=1e-4)
+    model.eval()
+    with torch.no_grad():
+        again = PeftModel.from_pretrained(toy_model(tok), str(tmp_path / "adapter")).eval()(input_ids=ids).logits
+    assert torch.equal(out, again)
+
+
+def test_same_seed_same_run(tok, tmp_path):
+    train, _ = _data(tok, 64)
+    lora = LoraSettings(r=8, alpha=16, dropout=0.1)
+    runs = []
+    for k in range(2):
+        model = attach_lora(toy_model(tok), lora, seed=3)
+        train_lora(model, tok, train, train[:8], _settings(max_steps=8), lora, tmp_path / str(k), seed=3, progress=False)
+        runs.append([c["loss"] for c in json.loads((tmp_path / str(k) / "curves.json").read_text())["train"]])
+    assert runs[0] == runs[1]
+
+
+def test_resume_continues_the_step_count_and_matches_an_uninterrupted_run(tok, tmp_path):
+    train, _ = _data(tok, 64)
+    lora = LoraSettings(r=8, alpha=16, dropout=0.1)  # dropout: the random state must be restored too
+    settings = _settings(max_steps=10, checkpoint_every=2, eval_every=4)
+
+    straight = attach_lora(toy_model(tok), lora, seed=0)
+    train_lora(straight, tok, train, train[:8], settings, lora, tmp_path / "a", seed=0, progress=False)
+    ref = json.loads((tmp_path / "a" / "curves.json").read_text())
+
+    class Crash(Exception):
+        pass
+
+    def crash_at_6(state):
+        if state.step == 6:
+            raise Crash
+
+    first = attach_lora(toy_model(tok), lora, seed=0)
+    with pytest.raises(Crash):
+        train_lora(first, tok, train, train[:8], settings, lora, tmp_path / "b", seed=0, progress=False, on_step=crash_at_6)
+    again = attach_lora(toy_model(tok), lora, seed=99)  # fresh weights: the checkpoint must restore them
+    res = train_lora(again, tok, train, train[:8], settings, lora, tmp_path / "b", seed=0, resume=True, progress=False)
+    got = json.loads((tmp_path / "b" / "curves.json").read_text())
+    assert res["steps"] == 10
+    assert [c["step"] for c in got["train"]] == list(range(1, 11))
+    assert [c["loss"] for c in got["train"]] == pytest.approx([c["loss"] for c in ref["train"]], abs=1e-5)
+    with pytest.raises(FdeError, match="other settings"):
+        other = attach_lora(toy_model(tok), lora, seed=0)
+        train_lora(other, tok, train, train[:8], _settings(max_steps=12, lr=1e-3, checkpoint_every=2), lora,
+                   tmp_path / "b", seed=0, resume=True, progress=False)
+
+
+def test_wall_clock_budget_stops_on_time(tok, tmp_path):
+    train, _ = _data(tok, 256)
+    model = attach_lora(toy_model(tok), LORA, seed=0)
+    budget_s = 1.5
+    t0 = time.perf_counter()
+    res = train_lora(model, tok, train, train[:16], _settings(max_steps=None, epochs=1000, budget_minutes=budget_s / 60,
+                                                             eval_every=10_000), LORA, tmp_path, seed=0, progress=False)
+    took = time.perf_counter() - t0
+    assert res["stopped_by"] == "budget"
+    assert res["steps"] > 3
+    assert took < budget_s + 1.5
