@@ -62,6 +62,15 @@ def scrub(engagement: Path = EngagementArg, force: bool = ForceOpt) -> None:
 
 
 @app.command()
+def discover(engagement: Path = EngagementArg, force: bool = ForceOpt) -> None:
+    """S3: cluster the curated calls into recurring tasks and rank what an SLM can take over."""
+    from fde_toolkit.engagement import Engagement
+    from fde_toolkit.tasks import discover as run_discover, render_tasks
+
+    typer.echo(render_tasks(run_discover(Engagement.load(engagement), force=force)))
+
+
+@app.command()
 def run(engagement: Path = EngagementArg,
         phase: list[str] = typer.Option(["01_scoping"], "--phase", help="Notebook(s) to run, e.g. 01_scoping."),
         force: bool = ForceOpt) -> None:

@@ -29,11 +29,12 @@ def ensure_demo_logs(eng: Engagement, n_calls: int) -> bool:
 
 def run_demo(root: str | os.PathLike = "engagements/demo", n_calls: int = 20_000,
              force: bool = False) -> Iterator[str]:
-    """Generate (once), ingest, scrub, profile and render the demo engagement; yield one line per step."""
+    """Generate (once), ingest, scrub, profile, discover tasks and render the demo engagement; yield one line per step."""
     from fde_toolkit.logs.ingest import ingest
     from fde_toolkit.logs.profile import profile, render_summary
     from fde_toolkit.privacy import render_report, scrub
     from fde_toolkit.reports.runner import run_phases
+    from fde_toolkit.tasks import discover, render_tasks
 
     root = Path(root)
     eng = Engagement.load(root) if (root / "engagement.yaml").is_file() else new_engagement(root, client="Demo")
@@ -46,5 +47,6 @@ def run_demo(root: str | os.PathLike = "engagements/demo", n_calls: int = 20_000
     create_pii_key(eng)
     yield render_report(scrub(eng, force=force))
     yield render_summary(profile(eng, force=force))
+    yield "\n".join(render_tasks(discover(eng, force=force)).split("\n")[:12])
     for out in run_phases(eng, phases=["01_scoping"], force=force):
         yield f"Wrote {out}"

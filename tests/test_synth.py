@@ -443,3 +443,16 @@ def test_ground_truth_matches_the_written_files(logs, calls):
     assert set(otel_rows["call_id"].to_list()) == span_ids and otel_rows.height == len(span_ids)
     gw = gt.filter(pl.col("line").is_not_null())
     assert gw["call_id"].null_count() == (gw["status"] == "error").sum()
+
+
+def test_seeded_phone_numbers_are_real_us_numbers():
+    """Phone PII must look like a customer's real numbers, or the demo would not exercise the detectors."""
+    import random
+
+    import phonenumbers
+
+    from fde_toolkit.synth import _phone
+
+    r = random.Random(5)
+    nums = [_phone(r) for _ in range(500)]
+    assert all(phonenumbers.is_valid_number(phonenumbers.parse(n, "US")) for n in nums)

@@ -31,12 +31,21 @@ EXTERNAL_ASSET = re.compile(
     re.IGNORECASE)
 
 
+INTERACTIVE_ONLY = "interactive-only"  # cell tag: its output needs a live kernel (ipywidgets), not in reports
+
+
 def _drop_noise(nb: nbformat.NotebookNode) -> None:
-    """Remove stderr streams (warnings, tqdm bars) from every code cell."""
+    """Remove stderr streams (warnings, tqdm bars) from every code cell, and the outputs of cells
+    tagged `interactive-only` (widgets render only with a live kernel) with their saved widget state."""
+    nb.metadata.pop("widgets", None)
     for cell in nb.cells:
-        if cell.cell_type == "code":
-            cell.outputs = [o for o in cell.get("outputs", [])
-                            if not (o.get("output_type") == "stream" and o.get("name") == "stderr")]
+        if cell.cell_type != "code":
+            continue
+        if INTERACTIVE_ONLY in cell.get("metadata", {}).get("tags", []):
+            cell.outputs = []
+            continue
+        cell.outputs = [o for o in cell.get("outputs", [])
+                        if not (o.get("output_type") == "stream" and o.get("name") == "stderr")]
 
 
 def strip_external_assets(html: str) -> tuple[str, list[str]]:

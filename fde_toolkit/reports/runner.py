@@ -30,7 +30,8 @@ TEMPLATE_FILES = sorted(p for p in (TEMPLATES / TEMPLATE_NAME).glob("*") if p.is
 PHASE_TITLES = {"01_scoping": "Scoping report", "02_prototyping": "Prototyping report",
                 "03_hardening": "Hardening report", "04_handover": "Handover report"}
 # Artifacts a phase's notebook reads, when present (the manifest fingerprints them).
-PHASE_ARTIFACTS = {"01_scoping": ["calls.parquet", "ingest_report.json", "profile.json", "pii_report.json"]}
+PHASE_ARTIFACTS = {"01_scoping": ["calls.parquet", "ingest_report.json", "profile.json", "pii_report.json",
+                                  "tasks.json"]}
 
 
 def _prepare_scoping(eng: Engagement) -> None:

@@ -1,0 +1,27 @@
+"""What the scoping report shows of task discovery when no live kernel is there: static task cards."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from IPython.display import HTML
+
+from fde_toolkit.tasks.explorer import task_card
+
+if TYPE_CHECKING:
+    from fde_toolkit.engagement import Engagement
+
+
+def load_tasks(eng: "Engagement") -> dict[str, Any] | None:
+    """The engagement's tasks.json, or None when `fde discover` has not run yet."""
+    path = eng.artifacts_dir / "tasks.json"
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+
+
+def candidate_cards(tasks: dict[str, Any], limit: int = 6) -> HTML:
+    """One card per ranked SLM candidate (curated examples, terms, statistics), best first."""
+    ranked = sorted((t for t in tasks["tasks"] if t.get("candidate")), key=lambda t: t.get("rank") or 0)[:limit]
+    if not ranked:
+        return HTML("<p>No task qualifies as an SLM candidate yet.</p>")
+    return HTML("".join(task_card(t) for t in ranked))
