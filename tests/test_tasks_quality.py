@@ -19,8 +19,9 @@ from fde_toolkit.tasks import TasksConfig, discover_tasks
 from fde_toolkit.tasks.embed import SentenceEmbedder
 
 BANKING77 = Path(__file__).resolve().parents[2] / "shared" / "data" / "banking77"
-# measured 0.xx on this subset (seed 7); plain k-means told k=20 gets 0.xx on the same embeddings
-SUBSET_NMI = 0.75
+# measured 0.835-0.855 on this subset over seeds 7, 8, 11, 12, 13 (k 16-39); plain k-means told k=20
+# gets 0.80-0.84 on the same embeddings
+SUBSET_NMI = 0.80
 
 
 @pytest.fixture(scope="module")

@@ -9,8 +9,8 @@ How it works, and why (measured on Banking77, see benchmarks/RESULTS.md):
   before k-means. This denoises the embedding space: requests of one kind pull together, and k-means
   recovers kinds of request better than on the raw vectors (NMI 0.83 vs 0.80 on Banking77).
 - k is chosen on a sample by the mean silhouette (cosine, on the raw vectors) over a geometric grid
-  of k values: the smallest k within `TOLERANCE` of the best score. Over-splitting a little costs
-  less than merging two kinds of request, and the curve is kept for the report.
+  of k values: the smallest k whose smoothed score is within `TOLERANCE` of the best. Over-splitting
+  a little costs less than merging two kinds of request, and the curve is kept for the report.
 - When no k reaches `MIN_SILHOUETTE`, the requests show no kinds worth separating: the step stays whole.
 - Large steps: k-means runs on the embedded sample of a step's distinct requests (see discover.py);
   every other request goes to the nearest centre (its members' mean, raw space), so cost grows with
@@ -150,7 +150,7 @@ def criterion_curve(raw: np.ndarray, smooth: np.ndarray, weights: np.ndarray, k_
     lo, hi = k_range
     hi = min(hi, len(s) - 1, max(lo, len(s) // MIN_PER_KIND))
     curve = []
-    for k in tqdm(k_grid(lo, hi), desc="choosing the number of tasks", unit="k", leave=False):
+    for k in tqdm(k_grid(lo, hi), desc="choosing the number of tasks", unit="k", leave=False, disable=None):
         if k >= len(s):
             break
         _, labels, _ = fit_kmeans(smooth[s], weights[s], k, seed, n_init=1, max_iter=50)
@@ -161,17 +161,21 @@ def criterion_curve(raw: np.ndarray, smooth: np.ndarray, weights: np.ndarray, k_
 
 
 def choose_k(curve: list[dict]) -> tuple[int, str]:
-    """The smallest k within TOLERANCE of the best silhouette, or 1 when none reaches MIN_SILHOUETTE."""
+    """The smallest k whose smoothed silhouette is within TOLERANCE of the best, or 1 when no k
+    reaches MIN_SILHOUETTE. Smoothing (the mean of each point and its grid neighbours) keeps one
+    lucky k-means run from deciding."""
     if not curve:
-        return 1, "too few distinct requests to split"
-    best = max(c["silhouette"] for c in curve)
-    if best < MIN_SILHOUETTE:
-        return 1, (f"no split: the best silhouette ({best:.3f}) is below {MIN_SILHOUETTE}, "
+        return 1, "no split: too few distinct requests"
+    raw = np.array([c["silhouette"] for c in curve])
+    ks = [c["k"] for c in curve]
+    if raw.max() < MIN_SILHOUETTE:
+        return 1, (f"no split: the best silhouette ({raw.max():.3f}) is below {MIN_SILHOUETTE}, "
                    "so the requests show no distinct kinds")
-    k = min(c["k"] for c in curve if c["silhouette"] >= best - TOLERANCE * abs(best))
-    kbest = max(curve, key=lambda c: c["silhouette"])["k"]
-    return k, (f"k={k}: the smallest k whose silhouette is within {TOLERANCE:.0%} of the best "
-               f"({best:.3f} at k={kbest}) over k in {curve[0]['k']}..{curve[-1]['k']}")
+    smooth = np.array([raw[max(0, i - 1):i + 2].mean() for i in range(len(raw))])
+    best = smooth.max()
+    k = min(k for k, v in zip(ks, smooth) if v >= best - TOLERANCE * abs(best))
+    return k, (f"k={k}: the smallest k whose smoothed silhouette is within {TOLERANCE:.0%} of the best "
+               f"({best:.3f} near k={ks[int(np.argmax(smooth))]}) over k in {ks[0]}..{ks[-1]}")
 
 
 def _unit_rows(x: np.ndarray) -> np.ndarray:

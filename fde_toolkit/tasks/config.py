@@ -1,12 +1,19 @@
 """The `tasks:` section of engagement.yaml, validated: how task discovery runs and what the FDE overrides.
 
     tasks:
-      k: null                 # pin the total number of tasks; null lets discovery choose it
-      k_range: [2, 300]       # k values tried inside a step that splits by kind of request
+      k: null                  # pin the total number of tasks; null lets discovery choose it
+      k_range: [2, 300]        # k tried inside a step that splits by kind of request (also capped by data)
       renames: {t03: "claim summary"}
-      merges: [[t05, t07]]    # the first id is kept
-      embedding_model: null   # a local sentence-transformers folder; null = all-MiniLM-L6-v2 (offline)
-      sample_size: 15000      # most distinct requests embedded per step that splits; the rest are projected
+      merges: [[t05, t07]]     # the first id is kept
+      embedding_model: null    # a local sentence-transformers folder; null = all-MiniLM-L6-v2 (offline)
+      sample_size: 15000       # most distinct requests embedded per step that splits; the rest are projected
+      open_ended_tokens: 150   # free text with a longer median answer is open-ended: split by kind of request
+      min_template_share: 0.002  # prompt templates rarer than this share of calls are pooled into one step
+      candidate_score: 0.6     # readiness from which a task is an SLM candidate
+      representatives: 5       # example calls kept per task
+
+The seed is the engagement's top-level `seed`. Task ids (t01, t02, ...) are ordered by volume and stay
+the same for the same calls and settings, so renames and merges keep pointing at the same tasks.
 """
 
 from __future__ import annotations

@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 CALL_COLUMNS = ["call_id", "model", "messages", "tools", "response_text", "tool_calls", "input_tokens",
                 "output_tokens", "latency_ms", "cost_usd", "status", "workload_id"]
 CLOSED_SAMPLE = 500  # requests embedded per one-task step (distances of the others are projected)
-FIRST_STAGE = 2000  # requests embedded first in a step that splits
+FIRST_STAGE = 4000  # requests embedded first in a step that splits (the criterion curve's sample)
 ROWS_PER_TASK = 100  # then up to this many per kind of request found, within tasks.sample_size
 CHUNK = 50_000
 
