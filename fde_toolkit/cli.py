@@ -70,15 +70,85 @@ def discover(engagement: Path = EngagementArg, force: bool = ForceOpt) -> None:
     typer.echo(render_tasks(run_discover(Engagement.load(engagement), force=force)))
 
 
+TaskOpt = typer.Option(None, "--task", help="Task id from tasks.json, e.g. t003. Default: the SLM candidate tasks.")
+
+
+def _slm_tasks(engagement: Path, task: Optional[str], needs: Optional[str] = None):
+    """(engagement, task ids) for an S4/S5 step; says which tasks it picked when --task is not given."""
+    from fde_toolkit.engagement import Engagement
+    from fde_toolkit.slm.status import plan_tasks
+
+    eng = Engagement.load(engagement)
+    ids, notes = plan_tasks(eng, task, needs=needs)
+    for line in notes:
+        typer.echo(line)
+    return eng, ids
+
+
+@app.command()
+def dataset(engagement: Path = EngagementArg, task: Optional[str] = TaskOpt, force: bool = ForceOpt) -> None:
+    """S4/S5: a task's curated calls as train/val/test chat examples (and an OpenAI fine-tuning export)."""
+    from fde_toolkit.slm import build_dataset
+    from fde_toolkit.slm.summary import render_dataset
+
+    eng, ids = _slm_tasks(engagement, task)
+    for t in ids:
+        typer.echo(render_dataset(eng, build_dataset(eng, t, force=force)))
+
+
+@app.command()
+def select(engagement: Path = EngagementArg, task: Optional[str] = TaskOpt, force: bool = ForceOpt) -> None:
+    """S4: run every candidate SLM zero-shot and few-shot on the task's test split and rank them."""
+    from fde_toolkit.slm import select_candidates
+    from fde_toolkit.slm.summary import render_selection
+
+    eng, ids = _slm_tasks(engagement, task, needs="dataset")
+    for t in ids:
+        typer.echo(render_selection(eng, select_candidates(eng, t, force=force)))
+
+
+@app.command()
+def finetune(engagement: Path = EngagementArg, task: Optional[str] = TaskOpt,
+             candidate: Optional[str] = typer.Option(None, "--candidate", help="Candidate id; default: finetune."
+                                                     "candidate, else the best of `fde select`, else the first."),
+             resume: bool = typer.Option(False, "--resume", help="Continue from the last checkpoint."),
+             budget_minutes: Optional[float] = typer.Option(
+                 None, "--budget-minutes", min=0.01, help="Wall-clock budget for this run (overrides finetune.train)."),
+             max_steps: Optional[int] = typer.Option(None, "--max-steps", min=1, help="Stop after this many steps."),
+             force: bool = ForceOpt) -> None:
+    """S5: LoRA fine-tune a candidate on the task's dataset; writes the adapter, curves and model card."""
+    from fde_toolkit.slm import finetune as run_finetune
+    from fde_toolkit.slm.summary import render_training
+
+    eng, ids = _slm_tasks(engagement, task, needs="dataset")
+    for t in ids:
+        typer.echo(render_training(eng, run_finetune(eng, t, candidate=candidate, resume=resume,
+                                                     budget_minutes=budget_minutes, max_steps=max_steps, force=force)))
+
+
+@app.command()
+def evaluate(engagement: Path = EngagementArg, task: Optional[str] = TaskOpt, force: bool = ForceOpt) -> None:
+    """Base vs few-shot vs fine-tuned against the LLM on the test split: quality, latency, cost per task."""
+    from fde_toolkit.slm import evaluate as run_evaluate
+    from fde_toolkit.slm.summary import render_evaluation
+
+    eng, ids = _slm_tasks(engagement, task, needs="training")
+    for t in ids:
+        typer.echo(render_evaluation(eng, run_evaluate(eng, t, force=force)))
+
+
 @app.command()
 def run(engagement: Path = EngagementArg,
-        phase: list[str] = typer.Option(["01_scoping"], "--phase", help="Notebook(s) to run, e.g. 01_scoping."),
+        phase: Optional[list[str]] = typer.Option(
+            None, "--phase", help="Notebook(s) to run, e.g. 01_scoping or executive_summary (repeatable). "
+                                  "Default: every phase notebook, then the executive summary slides."),
         force: bool = ForceOpt) -> None:
-    """Execute the phase notebooks with Papermill into reports/ and export HTML reports."""
+    """Execute the phase notebooks with Papermill into reports/: an HTML report per phase and the
+    executive summary as reveal.js slides (reports/executive_summary.slides.html), all offline."""
     from fde_toolkit.engagement import Engagement
     from fde_toolkit.reports.runner import run_phases
 
-    for out in run_phases(Engagement.load(engagement), phases=phase, force=force):
+    for out in run_phases(Engagement.load(engagement), phases=phase or None, force=force):
         typer.echo(f"Wrote {out}")
 
 

@@ -66,7 +66,7 @@ def eng(tmp_path_factory):
 def rendered(eng):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        paths = run_phases(eng)
+        paths = run_phases(eng, ["01_scoping"])
     html = (eng.reports_dir / "01_scoping.html").read_text(encoding="utf-8")
     return eng, paths, html, [str(w.message) for w in caught]
 
@@ -129,7 +129,7 @@ def test_second_run_is_skipped(rendered):
     before = {p: p.stat().st_mtime_ns for p in paths}
     fresh = Engagement.load(eng.root)
     assert "report:01_scoping" in fresh.manifest.data["steps"]
-    assert run_phases(fresh) == paths
+    assert run_phases(fresh, ["01_scoping"]) == paths
     assert {p: p.stat().st_mtime_ns for p in paths} == before
 
 

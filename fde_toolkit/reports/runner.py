@@ -1,11 +1,18 @@
 """Render the phase notebooks for an engagement: Papermill executes, nbconvert exports.
 
-    run_phases(eng)                         # reports/01_scoping.ipynb and reports/01_scoping.html
+    run_phases(eng)                         # every notebooks/NN_*.ipynb there is, in order, each to
+                                            # reports/<phase>.ipynb + .html, then the executive summary
+                                            # as reveal.js slides: reports/executive_summary.slides.html
     run_phases(eng, ["01_scoping"], force=True)
+    run_phases(eng, ["executive_summary"])  # the slides only
 
-Each phase is a manifest step "report:<phase>" whose inputs are the notebook, the report template
-and the artifacts it reads; it is skipped while they are unchanged. A failing notebook raises FdeError naming the
-notebook, the section of the failing cell and the error, and points at the partly executed copy.
+Each phase is a manifest step "report:<phase>" whose inputs are the notebook, the template (and for
+the slides the vendored reveal.js), the logo and the artifacts it reads; its parameters include the
+engagement's `reports:` branding. It is skipped while they are unchanged. A failing notebook raises
+FdeError naming the notebook, the section of the failing cell and the error, and points at the
+partly executed copy; when several phases run, the others still render and the error lists every
+failure at the end. The notebooks themselves show "not measured yet" notes for artifacts an
+engagement does not have, so an engagement renders at whatever depth it has reached.
 """
 
 from __future__ import annotations
@@ -19,19 +26,30 @@ import nbformat
 import fde_toolkit
 from fde_toolkit import FdeError
 from fde_toolkit.engagement import Engagement
-from fde_toolkit.reports.export import TEMPLATE_NAME, TEMPLATES, export_html
+from fde_toolkit.reports.export import (REVEAL_DIR, SLIDES_TEMPLATE_NAME, TEMPLATE_NAME, TEMPLATES, export_html,
+                                       export_slides)
+from fde_toolkit.slm.status import PROTOTYPING_ARTIFACTS
 
 REPO_ROOT = Path(fde_toolkit.__file__).resolve().parent.parent
 NOTEBOOKS = REPO_ROOT / "notebooks"
 KERNEL = "python3"
 # The report template is an input too: restyling it re-renders the reports.
 TEMPLATE_FILES = sorted(p for p in (TEMPLATES / TEMPLATE_NAME).glob("*") if p.is_file())
+SLIDES_TEMPLATE_FILES = sorted(p for p in (TEMPLATES / SLIDES_TEMPLATE_NAME).glob("*") if p.is_file()) + sorted(
+    p for p in REVEAL_DIR.rglob("*") if p.is_file() and p.suffix in {".js", ".css"})
+PHASE_GLOB = "[0-9][0-9]_*.ipynb"
+EXECUTIVE = "executive_summary"  # notebooks/executive_summary.ipynb, exported as slides after the phases
 
 PHASE_TITLES = {"01_scoping": "Scoping report", "02_prototyping": "Prototyping report",
-                "03_hardening": "Hardening report", "04_handover": "Handover report"}
-# Artifacts a phase's notebook reads, when present (the manifest fingerprints them).
-PHASE_ARTIFACTS = {"01_scoping": ["calls.parquet", "ingest_report.json", "profile.json", "pii_report.json",
-                                  "tasks.json"]}
+                "03_hardening": "Hardening report", "04_handover": "Handover report",
+                EXECUTIVE: "Executive summary"}
+# Artifacts a phase's notebook reads, when present (the manifest fingerprints them); glob patterns under artifacts/.
+PHASE_ARTIFACTS = {EXECUTIVE: ["profile.json", "tasks.json", "eval/*.json", "roi.json"],
+                   "01_scoping": ["calls.parquet", "ingest_report.json", "profile.json", "pii_report.json",
+                                  "tasks.json"],
+                   "02_prototyping": PROTOTYPING_ARTIFACTS,
+                   "04_handover": ["profile.json", "tasks.json", "eval/*.json", "models/*/training.json",
+                                   "models/*/model_card.md", "routing.json", "hardening.json", "roi.json"]}
 
 
 def _prepare_scoping(eng: Engagement) -> None:
@@ -57,9 +75,18 @@ def notebook_engagement(path: str | Path) -> Engagement:
 def _notebook(phase: str, notebooks_dir: Path) -> Path:
     nb = notebooks_dir / f"{phase}.ipynb"
     if not nb.is_file():
-        known = sorted(p.stem for p in notebooks_dir.glob("[0-9]*.ipynb"))
+        known = find_phases(notebooks_dir)
         raise FdeError(f"{nb}: no such phase notebook. Known phases: {', '.join(known) or 'none'}.")
     return nb
+
+
+def find_phases(notebooks_dir: Path | None = None) -> list[str]:
+    """Every phase notebook (NN_name.ipynb) in order, then the executive summary when it is there."""
+    notebooks_dir = Path(notebooks_dir) if notebooks_dir is not None else NOTEBOOKS
+    phases = sorted(p.stem for p in notebooks_dir.glob(PHASE_GLOB) if p.is_file())
+    if (notebooks_dir / f"{EXECUTIVE}.ipynb").is_file():
+        phases.append(EXECUTIVE)
+    return phases
 
 
 def _section_of_failure(executed: Path) -> str:
@@ -108,26 +135,61 @@ def _execute(phase: str, nb: Path, out: Path, eng: Engagement) -> None:
                        f"`python -m ipykernel install --sys-prefix --name {KERNEL}` (or `make install`).") from None
 
 
-def run_phases(eng: Engagement, phases: list[str] = ["01_scoping"], force: bool = False,
+def _render(eng: Engagement, phase: str, nb: Path, force: bool) -> list[Path]:
+    """One phase: prepare, execute, export (HTML report, or slides for the executive summary)."""
+    from fde_toolkit.reports.branding import branding
+
+    brand = branding(eng)  # validates `reports:` and reads the logo before any work
+    if phase in PHASE_PREPARE:
+        PHASE_PREPARE[phase](eng)
+    slides = phase == EXECUTIVE
+    reads = [p for a in PHASE_ARTIFACTS.get(phase, []) for p in sorted(eng.artifacts_dir.glob(a))]
+    logo = [brand.logo_path] if brand.logo_path else []
+    inputs = [nb, *(SLIDES_TEMPLATE_FILES if slides else TEMPLATE_FILES), *logo] + [p for p in reads if p.is_file()]
+    out_nb = eng.report(f"{phase}.ipynb")
+    out = eng.report(f"{phase}.slides.html" if slides else f"{phase}.html")
+    params = {"kernel": KERNEL, "template": SLIDES_TEMPLATE_NAME if slides else TEMPLATE_NAME,
+              "branding": {k: v for k, v in brand.resources().items() if k != "logo"}}
+    with eng.step(f"report:{phase}", inputs=inputs, params=params, force=force) as run:
+        if not run.skip:
+            _execute(phase, nb, out_nb, eng)
+            if slides:
+                from fde_toolkit.reports.executive import deck_titles
+
+                title, subtitle, kicker = deck_titles(brand.client)
+                export_slides(out_nb, out, title=title, subtitle=subtitle, kicker=kicker, branding=brand)
+            else:
+                export_html(out_nb, out, title=f"{brand.client} · {PHASE_TITLES.get(phase, phase)}", branding=brand)
+            run.outputs = [out_nb, out]
+            run.summary = {"html": out.name, "rendered_on": date.today().isoformat()}
+    return [out_nb, out]
+
+
+def run_phases(eng: Engagement, phases: list[str] | None = None, force: bool = False,
                notebooks_dir: Path | None = None) -> list[Path]:
-    """Execute each phase notebook into reports/<phase>.ipynb and export reports/<phase>.html."""
+    """Execute each phase notebook into reports/<phase>.ipynb and export reports/<phase>.html; the
+    executive summary exports reports/executive_summary.slides.html. `phases=None`: every phase
+    notebook in notebooks_dir (NN_*.ipynb, in order), then the executive summary."""
     notebooks_dir = Path(notebooks_dir) if notebooks_dir is not None else NOTEBOOKS
-    client = eng.config.client or eng.name
+    if phases is None:
+        phases = find_phases(notebooks_dir)
+        if not phases:
+            raise FdeError(f"{notebooks_dir}: no phase notebooks (NN_name.ipynb) to run.")
+    notebooks = [(phase, _notebook(phase, notebooks_dir)) for phase in phases]  # every name checked up front
+    from fde_toolkit.reports.branding import branding
+
+    branding(eng)  # a bad `reports:` section or a missing logo fails once, before any notebook runs
     written: list[Path] = []
-    for phase in phases:
-        nb = _notebook(phase, notebooks_dir)
-        if phase in PHASE_PREPARE:
-            PHASE_PREPARE[phase](eng)
-        reads = [eng.artifacts_dir / a for a in PHASE_ARTIFACTS.get(phase, [])]
-        inputs = [nb, *TEMPLATE_FILES] + [p for p in reads if p.is_file()]
-        out_nb, out_html = eng.report(f"{phase}.ipynb"), eng.report(f"{phase}.html")
-        params = {"kernel": KERNEL, "template": TEMPLATE_NAME}
-        with eng.step(f"report:{phase}", inputs=inputs, params=params, force=force) as run:
-            if not run.skip:
-                _execute(phase, nb, out_nb, eng)
-                title = f"{client} · {PHASE_TITLES.get(phase, phase)}"
-                export_html(out_nb, out_html, title=title)
-                run.outputs = [out_nb, out_html]
-                run.summary = {"html": out_html.name, "rendered_on": date.today().isoformat()}
-        written += [out_nb, out_html]
+    failures: list[str] = []
+    for phase, nb in notebooks:
+        try:
+            written += _render(eng, phase, nb, force)
+        except FdeError as e:
+            if len(notebooks) == 1:
+                raise
+            failures.append(f"{phase}: {e}")
+    if failures:
+        done = ", ".join(p.name for p in written if p.suffix == ".html") or "none"
+        raise FdeError(f"{len(failures)} of {len(notebooks)} notebooks failed (rendered: {done}).\n\n"
+                       + "\n\n".join(failures))
     return written

@@ -58,8 +58,8 @@ class TrainSettings(_Strict):
     system_prompt: Literal["keep", "drop"] = "keep"
     # 4-bit QLoRA: "auto" uses it on CUDA when bitsandbytes is installed; never on CPU
     quantize: Literal["auto", "4bit", "none"] = "auto"
-    # CPU threads for training; None keeps torch's default (all cores). On a machine shared with other
-    # heavy processes, 1 is often several times faster than oversubscribed threads.
+    # CPU threads for training (and for `fde select` / `fde evaluate`); None keeps torch's default (all cores).
+    # On a machine shared with other heavy processes, 1 is often several times faster than oversubscribed threads.
     threads: int | None = Field(None, ge=1)
     # the speed levers, on by default; turned off only to measure what each one pays
     answer_only_head: bool = True

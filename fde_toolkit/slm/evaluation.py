@@ -70,6 +70,9 @@ def evaluate(eng, task_id: str, force: bool = False, embedder: Callable | None =
         if run.skip and out.is_file():
             return {**json.loads(out.read_text(encoding="utf-8")), "skipped": True}
         run.skip = False
+        if cfg.train.threads:  # the same CPU threads setting as training
+            import torch
+            torch.set_num_threads(cfg.train.threads)
         splits, info = load_dataset(eng, task_id)
         training = json.loads(training_path.read_text(encoding="utf-8"))
         test = splits["test"][: cfg.evaluate.max_examples]

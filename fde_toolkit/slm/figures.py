@@ -114,3 +114,60 @@ def worst_examples_table(predictions: Sequence[dict[str, Any]], variant: str, ki
 def _short(text: str | None, width: int) -> str:
     t = " ".join((text or "").split())
     return t if len(t) <= width else t[: width - 1] + "…"
+
+
+# ----------------------------------------------------------------------------- the dataset, the selection, all tasks
+
+SPLIT_COLORS = {"train": viz.PALETTE[0], "val": viz.PALETTE[1], "test": viz.PALETTE[2]}
+
+
+def split_strata(info: dict[str, Any], limit: int = 20) -> go.Figure:
+    """Examples per label (or tool) in each split, the most frequent `limit` strata (dataset.json's counts)."""
+    strata = info.get("strata") or {}
+    if not strata:
+        return viz._empty("Examples per split", "This task has no label or tool to stratify by.")
+    total = Counter()
+    for split in strata.values():
+        total.update(split)
+    names = [s for s, _ in total.most_common(limit)][::-1]
+    fig = go.Figure()
+    for split in ("train", "val", "test"):
+        fig.add_bar(y=names, x=[strata.get(split, {}).get(s, 0) for s in names], name=split, orientation="h",
+                    marker_color=SPLIT_COLORS[split], hovertemplate="%{y}: %{x} " + split + " examples<extra></extra>")
+    by = "label" if info.get("output_kind") == "label" else "tool"
+    more = f" (top {limit} of {len(total)})" if len(total) > limit else ""
+    fig.update_layout(barmode="stack", title_text=f"Examples per {by} and split{more}", xaxis_title="examples",
+                      height=max(320, 22 * len(names) + 160))
+    return fig
+
+
+def selection_chart(result: dict[str, Any], candidates: Sequence[str] | None = None) -> go.Figure:
+    """Each candidate's headline metric zero-shot and few-shot on the test split (`fde select`)."""
+    rows = [r for r in result.get("ranking", []) if candidates is None or r["candidate"] in candidates]
+    if not rows:
+        return viz._empty("Candidates", "No candidate was ranked.")
+    primary = rows[0]["zero_shot"]["primary"]
+    scale = 1.0 if primary.startswith("chrf") else 100.0
+    names = [r["candidate"] for r in rows]
+    fig = go.Figure()
+    for i, (mode, label) in enumerate((("zero_shot", "zero-shot"), ("few_shot", f"{result.get('shots', 'k')}-shot"))):
+        fig.add_bar(x=names, y=[r[mode][primary] * scale for r in rows], name=label, marker_color=viz.PALETTE[i],
+                    hovertemplate="%{x}: %{y:.1f}<extra>" + label + "</extra>")
+    unit = "" if scale == 1.0 else " (%)"
+    fig.update_layout(barmode="group", title_text=f"Candidates before fine-tuning: {primary.replace('_', ' ')}",
+                      yaxis_title=primary.replace("_", " ") + unit, yaxis_range=[0, 100])
+    return fig
+
+
+def agreement_by_task(reports: Sequence[dict[str, Any]]) -> go.Figure:
+    """Agreement with the LLM per task: base zero-shot, few-shot and fine-tuned side by side."""
+    if not reports:
+        return viz._empty("Agreement with the LLM", "No task has been evaluated yet.")
+    tasks = [r["task"] for r in reports]
+    fig = go.Figure()
+    for i, (v, label) in enumerate(VARIANT_NAMES.items()):
+        fig.add_bar(x=tasks, y=[100 * r["variants"][v]["metrics"]["agreement"] for r in reports], name=label,
+                    marker_color=viz.PALETTE[i], hovertemplate="%{x}: %{y:.1f}%<extra>" + label + "</extra>")
+    fig.update_layout(barmode="group", title_text="Agreement with the LLM on held-out calls, by task",
+                      yaxis_title="answers equivalent to the LLM's (%)", yaxis_range=[0, 100], xaxis_type="category")
+    return fig

@@ -75,6 +75,9 @@ def select_candidates(eng, task_id: str, force: bool = False, embedder: Callable
         if run.skip and out.is_file():
             return {**json.loads(out.read_text(encoding="utf-8")), "skipped": True}
         run.skip = False
+        if cfg.train.threads:  # the same CPU threads setting as training
+            import torch
+            torch.set_num_threads(cfg.train.threads)
         splits, info = load_dataset(eng, task_id)
         test = splits["test"][: cfg.select.examples]
         picker = ShotPicker(splits["train"], cfg.select.shots, embedder)

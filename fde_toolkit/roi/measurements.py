@@ -1,0 +1,280 @@
+"""Every number the ROI takes from the engagement's artifacts, with the artifact and field it came from.
+
+    ev = gather(eng)
+    ev.measurements["t001.quality"]
+    # Measurement(id="t001.quality", value=0.93, unit="share", artifact="eval/t001.json",
+    #             field="variants.fine_tuned.metrics.agreement", kind="measured", label="...")
+    ev.tasks            # evaluated tasks: the specialists the ROI counts
+    ev.next_tasks       # SLM candidates of tasks.json without an evaluation yet, best first
+    ev.needs            # what is missing for a complete ROI (empty when complete)
+
+Later phases replace assumptions when their artifact appears: artifacts/routing.json gives each
+task's offload share (and the quality of the answers the router keeps), artifacts/hardening.json the
+latency and throughput under load. Both are read as {"tasks": {"t001": {...}}} or
+{"tasks": [{"task": "t001", ...}]}; the fields read are listed in ROUTING_FIELDS and HARDENING_FIELDS.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+from fde_toolkit import FdeError
+
+# field in the artifact -> (measurement suffix, unit, label)
+ROUTING_FIELDS = {"offload_share": ("offload_share", "share", "share of calls the specialist answers (router)"),
+                  "kept_agreement": ("kept_quality", "share", "agreement of the answers the router keeps")}
+HARDENING_FIELDS = {"latency_ms_p50": ("slm_latency_under_load_ms", "ms", "specialist p50 latency under load"),
+                    "examples_per_s": ("throughput_under_load", "per_s", "specialist throughput under load")}
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """One measured number (or engagement setting) and where it came from."""
+
+    id: str
+    value: float
+    unit: str
+    artifact: str
+    field: str
+    label: str
+    kind: str = "measured"  # measured | setting
+    note: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d.pop("id")
+        return d
+
+
+@dataclass
+class Evidence:
+    """What the artifacts hold for the ROI."""
+
+    measurements: dict[str, Measurement] = field(default_factory=dict)
+    tasks: list[str] = field(default_factory=list)  # evaluated (specialist) tasks, by candidate rank
+    next_tasks: list[str] = field(default_factory=list)  # candidates without an evaluation yet
+    task_info: dict[str, dict[str, Any]] = field(default_factory=dict)  # name, output kind, rank, readiness
+    needs: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    inputs: list[Path] = field(default_factory=list)  # the artifacts read (the step's manifest inputs)
+    period: dict[str, Any] = field(default_factory=dict)
+
+    def add(self, mid: str, value: Any, unit: str, artifact: str, fld: str, label: str, kind: str = "measured",
+            note: str = "") -> None:
+        if value is None:
+            return
+        self.measurements[mid] = Measurement(mid, float(value), unit, artifact, fld, label, kind, note)
+
+
+def _read_json(path: Path, made_by: str) -> dict[str, Any]:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        raise FdeError(f"{path}: cannot read it as JSON. Run `fde {made_by} --force` to write it again.") from None
+
+
+def _dig(d: dict[str, Any], dotted: str) -> Any:
+    cur: Any = d
+    for part in dotted.split("."):
+        if not isinstance(cur, dict) or part not in cur:
+            return None
+        cur = cur[part]
+    return cur
+
+
+def peak_factor(profile: dict[str, Any]) -> tuple[float | None, str]:
+    """Busiest weekday-hour of the logs against the average hour (calls per occurrence of that hour)."""
+    ot = profile.get("over_time", {})
+    matrix, t = ot.get("weekday_hour_utc"), profile.get("totals", {})
+    if not matrix or not t.get("first_date") or not t.get("calls"):
+        return None, ""
+    first, last = date.fromisoformat(t["first_date"]), date.fromisoformat(t["last_date"])
+    days = (last - first).days + 1
+    occurrences = [0] * 7
+    for k in range(days):
+        occurrences[(first + timedelta(days=k)).weekday()] += 1
+    per_hour = [matrix[d][h] / occurrences[d] for d in range(7) for h in range(24) if occurrences[d]]
+    mean = t["calls"] / (days * 24)
+    if not per_hour or mean <= 0:
+        return None, ""
+    busiest = max(per_hour)
+    return busiest / mean, f"busiest weekday-hour averages {busiest:,.1f} calls vs {mean:,.1f} in an average hour"
+
+
+def session_cycle_minutes(calls_path: Path) -> tuple[float | None, int]:
+    """Median minutes from a session's first call to its last, over sessions with two calls or more."""
+    import polars as pl
+
+    try:
+        lf = pl.scan_parquet(calls_path)
+        if "session_id" not in lf.collect_schema().names():
+            return None, 0
+        spans = (lf.select("session_id", "timestamp").drop_nulls()
+                 .group_by("session_id").agg(n=pl.len(), span=(pl.col("timestamp").max() - pl.col("timestamp").min()))
+                 .filter(pl.col("n") >= 2)
+                 .select(minutes=pl.col("span").dt.total_milliseconds() / 60_000.0)
+                 .collect())
+    except (pl.exceptions.PolarsError, OSError):
+        return None, 0
+    if spans.height == 0:
+        return None, 0
+    return float(spans["minutes"].median()), spans.height
+
+
+def _task_rows(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """{task id: row} from {"tasks": {...}} or {"tasks": [{"task"|"id": ...}]}."""
+    rows = doc.get("tasks", {})
+    if isinstance(rows, dict):
+        return {str(k): v for k, v in rows.items() if isinstance(v, dict)}
+    return {str(r.get("task") or r.get("id")): r for r in rows if isinstance(r, dict) and (r.get("task") or r.get("id"))}
+
+
+def _task_measurements(ev: Evidence, t: dict[str, Any]) -> None:
+    tid, key = t["id"], f"tasks[{t['id']}]"
+    ev.add(f"{tid}.calls", t.get("calls"), "calls", "tasks.json", f"{key}.calls", "logged calls")
+    if t.get("cost_usd") is not None:
+        ev.add(f"{tid}.llm_cost_usd", t["cost_usd"], "usd", "tasks.json", f"{key}.cost_usd",
+               "logged LLM cost (priced calls)")
+        priced = (t.get("calls") or 0) - (t.get("unpriced_calls") or 0)
+        ev.add(f"{tid}.priced_calls", priced, "calls", "tasks.json", f"{key}.calls − {key}.unpriced_calls",
+               "logged calls with a known cost")
+    ev.add(f"{tid}.llm_latency_ms", _dig(t, "latency_ms.p50"), "ms", "tasks.json", f"{key}.latency_ms.p50",
+           "LLM p50 latency (logged)")
+    ev.add(f"{tid}.volume_share", t.get("volume_share"), "share", "tasks.json", f"{key}.volume_share",
+           "share of all logged calls")
+    ev.add(f"{tid}.llm_error_rate", t.get("error_rate"), "share", "tasks.json", f"{key}.error_rate",
+           "LLM error rate (logged)")
+    ev.task_info[tid] = {"name": t.get("name", tid), "output_kind": t.get("output_kind"), "rank": t.get("rank"),
+                         "candidate": bool(t.get("candidate")), "readiness": _dig(t, "readiness.score"),
+                         "cost_share": t.get("cost_share"), "volume_share": t.get("volume_share"),
+                         "calls": t.get("calls")}
+
+
+def _eval_measurements(ev: Evidence, tid: str, rep: dict[str, Any]) -> bool:
+    art = f"eval/{tid}.json"
+    ft = _dig(rep, "variants.fine_tuned")
+    if not isinstance(ft, dict) or _dig(ft, "metrics.agreement") is None:
+        ev.needs.append(f"{art}: no fine_tuned variant with metrics.agreement; run `fde evaluate --task {tid}` again")
+        return False
+    primary = _dig(ft, "metrics.primary")
+    ev.add(f"{tid}.quality", ft["metrics"]["agreement"], "share", art, "variants.fine_tuned.metrics.agreement",
+           "specialist agreement with the LLM (held-out calls)")
+    if primary and _dig(ft, f"metrics.{primary}") is not None:
+        v = ft["metrics"][primary]
+        ev.add(f"{tid}.primary_metric", v / 100.0 if primary == "chrf" else v, "share", art,
+               f"variants.fine_tuned.metrics.{primary}", f"specialist {primary}",
+               note="chrF divided by 100" if primary == "chrf" else "")
+    ev.add(f"{tid}.slm_latency_ms", _dig(ft, "latency_ms.p50"), "ms", art, "variants.fine_tuned.latency_ms.p50",
+           "specialist p50 latency (single request)")
+    ev.add(f"{tid}.throughput", ft.get("examples_per_s"), "per_s", art, "variants.fine_tuned.examples_per_s",
+           "specialist answers per second (batched)")
+    ev.add(f"{tid}.eval_examples", rep.get("examples"), "calls", art, "examples", "held-out calls evaluated")
+    if f"{tid}.throughput" not in ev.measurements or f"{tid}.slm_latency_ms" not in ev.measurements:
+        ev.needs.append(f"{art}: throughput or latency missing; run `fde evaluate --task {tid}` again")
+        return False
+    ev.task_info.setdefault(tid, {})["primary"] = primary
+    ev.task_info[tid]["candidate_model"] = rep.get("candidate")
+    return True
+
+
+def gather(eng, read_calls: bool = True) -> Evidence:
+    """Read profile.json, tasks.json, eval/*.json, models/*/training.json and, when present, calls.parquet,
+    routing.json and hardening.json. profile.json and tasks.json are required. `read_calls=False` lists
+    calls.parquet among the inputs without scanning it (enough to decide whether the step is fresh)."""
+    from fde_toolkit.slm.config import finetune_config
+
+    ev = Evidence()
+    prof_path = eng.require("profile.json", made_by="profile")
+    tasks_path = eng.require("tasks.json", made_by="discover")
+    ev.inputs += [prof_path, tasks_path]
+    prof = _read_json(prof_path, "profile")
+    tasks = _read_json(tasks_path, "discover")
+
+    t = prof.get("totals", {})
+    if not t.get("calls") or not t.get("days"):
+        raise FdeError(f"{prof_path}: no calls in the profile; the ROI needs logged calls. Run `fde ingest` first.")
+    ev.period = {"first_date": t.get("first_date"), "last_date": t.get("last_date"), "days": t.get("days")}
+    ev.add("logs.days", t["days"], "days", "profile.json", "totals.days", "days the logs cover")
+    ev.add("logs.calls", t["calls"], "calls", "profile.json", "totals.calls", "logged calls")
+    sessions = t.get("sessions")
+    if sessions:
+        ev.add("logs.cases", sessions, "cases", "profile.json", "totals.sessions", "cases (logged sessions)")
+    else:
+        ev.add("logs.cases", t["calls"], "cases", "profile.json", "totals.calls", "cases (one per call: no sessions logged)",
+               note="the logs carry no session ids, so each call counts as a case")
+    ev.add("logs.known_cost_usd", _dig(prof, "cost.known_usd") or t.get("cost_usd_known") or 0.0, "usd", "profile.json",
+           "cost.known_usd", "logged LLM cost (priced calls)")
+    pf, pf_note = peak_factor(prof)
+    ev.add("logs.peak_factor", pf if pf is not None else 1.0, "factor", "profile.json", "over_time.weekday_hour_utc",
+           "busiest hour vs average hour", note=pf_note or "no hourly shape in the profile: flat traffic assumed")
+
+    calls_path = eng.artifacts_dir / "calls.parquet"
+    if calls_path.is_file() and not read_calls:
+        ev.inputs.append(calls_path)
+    elif calls_path.is_file():
+        minutes, n = session_cycle_minutes(calls_path)
+        ev.inputs.append(calls_path)
+        if minutes is not None:
+            ev.add("logs.cycle_minutes", minutes, "minutes", "calls.parquet", "timestamp by session_id (median span)",
+                   "cycle time per case (first to last call)", note=f"median over {n:,} sessions with 2+ calls")
+
+    cfg = finetune_config(eng)
+    ev.add("serving.hourly_usd", cfg.serving.hourly_usd, "usd_per_hour", "engagement.yaml",
+           "finetune.serving.hourly_usd", f"serving hardware price ({cfg.serving.hardware})", kind="setting")
+
+    rows = tasks.get("tasks", [])
+    by_id = {r["id"]: r for r in rows if "id" in r}
+    for r in rows:
+        if r.get("candidate") or (eng.artifacts_dir / "eval" / f"{r.get('id')}.json").is_file():
+            _task_measurements(ev, r)
+    ranked = sorted((r for r in rows if r.get("candidate")), key=lambda r: (r.get("rank") or 10**9, r["id"]))
+
+    evaluated: list[str] = []
+    eval_dir = eng.artifacts_dir / "eval"
+    for p in sorted(eval_dir.glob("*.json")) if eval_dir.is_dir() else []:
+        tid = p.stem
+        if tid not in by_id:
+            ev.notes.append(f"eval/{p.name}: task {tid} is not in tasks.json (discovery re-ran?); left out")
+            continue
+        ev.inputs.append(p)
+        if _eval_measurements(ev, tid, _read_json(p, f"evaluate {eng.root} --task {tid}")):
+            evaluated.append(tid)
+            training = eng.artifacts_dir / "models" / tid / "training.json"
+            if training.is_file():
+                ev.inputs.append(training)
+                tr = _read_json(training, f"finetune {eng.root} --task {tid}")
+                ev.add(f"{tid}.training_seconds", _dig(tr, "result.elapsed_seconds"), "seconds",
+                       f"models/{tid}/training.json", "result.elapsed_seconds", "fine-tuning time",
+                       note=f"on {_dig(tr, 'result.device') or 'unknown device'}")
+                ev.add(f"{tid}.training_examples", _dig(tr, "encoded.train"), "calls", f"models/{tid}/training.json",
+                       "encoded.train", "training examples")
+            else:
+                ev.notes.append(f"models/{tid}/training.json not found: its fine-tuning time counts as 0")
+    order = {r["id"]: i for i, r in enumerate(ranked)}
+    ev.tasks = sorted(evaluated, key=lambda x: (order.get(x, 10**9), x))
+    ev.next_tasks = [r["id"] for r in ranked if r["id"] not in evaluated and r.get("cost_usd") is not None]
+
+    for name, fields, suffix_note in (("routing.json", ROUTING_FIELDS, "routing calibration"),
+                                      ("hardening.json", HARDENING_FIELDS, "hardening benchmark")):
+        path = eng.artifacts_dir / name
+        if not path.is_file():
+            continue
+        ev.inputs.append(path)
+        doc_rows = _task_rows(_read_json(path, "route" if name == "routing.json" else "harden"))
+        for tid in ev.tasks:
+            row = doc_rows.get(tid, {})
+            for f, (suffix, unit, label) in fields.items():
+                if row.get(f) is not None:
+                    ev.add(f"{tid}.{suffix}", row[f], unit, name, f"tasks.{tid}.{f}", label, note=suffix_note)
+
+    if not ev.tasks:
+        if ranked:
+            ev.needs.insert(0, "an evaluated specialist: run `fde dataset`, `fde finetune` and `fde evaluate` for "
+                               f"a candidate task (best first: {', '.join(r['id'] for r in ranked[:3])})")
+        else:
+            ev.needs.insert(0, "an SLM candidate task: tasks.json has none; review `fde discover` settings")
+    return ev
