@@ -138,6 +138,15 @@ def evaluate(engagement: Path = EngagementArg, task: Optional[str] = TaskOpt, fo
 
 
 @app.command()
+def roi(engagement: Path = EngagementArg, force: bool = ForceOpt) -> None:
+    """Three-tier ROI from what was measured and the named assumptions: artifacts/roi.json and figures."""
+    from fde_toolkit.engagement import Engagement
+    from fde_toolkit.roi import render_roi, roi as run_roi
+
+    typer.echo(render_roi(run_roi(Engagement.load(engagement), force=force)))
+
+
+@app.command()
 def run(engagement: Path = EngagementArg,
         phase: Optional[list[str]] = typer.Option(
             None, "--phase", help="Notebook(s) to run, e.g. 01_scoping or executive_summary (repeatable). "

@@ -8,9 +8,11 @@ import random
 import sys
 
 import polars as pl
+import yaml
 import pytest
 
 from fde_toolkit import FdeError
+from fde_toolkit.engagement import Engagement
 from fde_toolkit.logs import ingest as ingest_module
 from fde_toolkit.logs import jsonl as jsonl_module
 from fde_toolkit.logs.ingest import IngestReport, ingest
@@ -148,6 +150,19 @@ def test_calls_sorted_deterministic_and_rerun_skipped(make_engagement, canonical
     assert set(saved["files"][0]) == {"file", "format", "read", "accepted", "quarantined", "refused"}
     assert IngestReport.from_dict(saved).to_dict() == saved
     assert eng.manifest.data["steps"]["ingest"]["summary"]["accepted"] == 29
+
+
+def test_editing_other_sections_of_engagement_yaml_does_not_redo_ingest(make_engagement, canonical_record, jsonl):
+    eng = make_engagement({"x.jsonl": jsonl([canonical_record(i) for i in range(5)])})
+    ingest(eng)
+    cfg_path = eng.root / "engagement.yaml"
+    cfg = yaml.safe_load(cfg_path.read_text())
+    cfg["roi"] = {"horizon_years": 5}
+    cfg_path.write_text(yaml.safe_dump(cfg))
+    assert ingest(Engagement.load(eng.root)).skipped  # the ROI section is not an input of ingest
+    cfg["prices"] = [{"pattern": "gpt-x*", "input_per_mtok": 1.0, "output_per_mtok": 2.0}]
+    cfg_path.write_text(yaml.safe_dump(cfg))
+    assert not ingest(Engagement.load(eng.root)).skipped  # prices are
 
 
 def test_costs_from_the_price_table_and_unpriced_models(make_engagement, canonical_record, jsonl):

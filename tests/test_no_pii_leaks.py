@@ -120,3 +120,139 @@ def test_canaries_never_pass_the_scrub_step(tmp_path: Path, monkeypatch: pytest.
             hits += [f"{path.relative_to(eng.root)}: {c!r}" for c in CANARIES if c in text]
     assert scanned >= 6  # curated.parquet, pii_report.json, profile.json, figures, the executed notebook, the HTML
     assert not hits, "PII canaries leaked:\n" + "\n".join(hits)
+
+# ----------------------------------------------------------------------------- every phase, the slides included
+
+ROUTE_SYSTEM = "Route the customer message to one queue. Answer with the queue label only."
+ROUTES = {  # label -> requests of that kind; each call also carries every canary
+    "update_contact": ["Please update my contact details.", "I moved, change my phone number on file.",
+                       "Change the email address you have for me.", "My contact information is out of date."],
+    "refund": ["I want my premium refunded.", "Please send the refund for the double charge.",
+               "You charged my card twice, refund it.", "Where is the refund you promised me?"],
+    "cancel_policy": ["Cancel my policy at the end of the month.", "I no longer need this cover, cancel it.",
+                      "Please stop my policy and close the account.", "Terminate my insurance today."],
+}
+OPENERS = ["Hello.", "Good morning.", "Hi there."]
+# fine-tuning settings that keep the toy specialist to seconds
+FINETUNE = {"dataset": {"max_val": 4, "max_test": 4},
+            "train": {"lr": 0.02, "max_steps": 2, "eval_every": 1, "checkpoint_every": 2, "warmup_steps": 0,
+                      "budget_minutes": None, "patience": 0, "threads": 1, "batch_size": 8},
+            "evaluate": {"max_examples": 4, "latency_examples": 1, "max_new_tokens": 8, "shots": 1}}
+
+
+def _routing_log(first: int) -> bytes:
+    """A label task (36 distinct requests, 3 labels) whose every request and metadata holds the canaries,
+    so discovery makes it an SLM candidate and its dataset, model and evaluation see scrubbed PII."""
+    system = {"role": "system", "content": ROUTE_SYSTEM}
+    lines, i = [], first
+    for label, requests in ROUTES.items():
+        for opener in OPENERS:
+            for request in requests:
+                user = {"role": "user", "content": (
+                    f"{opener} My name is {PERSON} and my policy is {POLICY}. {request} "
+                    f"Call me on {PHONE} or write to {EMAIL}. Card {CARD}, SSN {SSN}, IBAN {IBAN}.")}
+                lines.append(_pair(i, [system, user], _completion(i, content=label)))
+                i += 1
+    return b"\n".join(lines) + b"\n"
+
+
+def _scan(eng, skip: set[Path]) -> tuple[list[Path], list[str]]:
+    """Every file under artifacts/ and reports/ (and the manifest), and the canaries found in them."""
+    files = [p for folder in (eng.artifacts_dir, eng.reports_dir) for p in folder.rglob("*") if p.is_file()]
+    files = sorted(p for p in files + [eng.root / "manifest.json"] if p not in skip)
+    hits = [f"{p.relative_to(eng.root)}: {c!r}" for p in files for c in CANARIES if c in _text_of(p)]
+    return files, hits
+
+
+@pytest.mark.slow
+def test_canaries_never_reach_any_phase_or_the_slides(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ingest -> scrub -> profile -> discover -> dataset -> fine-tune -> evaluate -> ROI -> every phase
+    report and the executive slides, on a log whose SLM candidate task carries the canaries in every call:
+    no canary in any artifact or report, and every HTML report opens offline."""
+    import yaml
+    from slm_toy import hash_embedder, save_toy_candidate
+
+    from fde_toolkit.engagement import Engagement
+    from fde_toolkit.reports.export import EXTERNAL_ASSET, REVEAL_DIR
+    from fde_toolkit.roi import roi
+    from fde_toolkit.slm import build_dataset, finetune
+    from fde_toolkit.slm.evaluation import evaluate
+    from fde_toolkit.tasks import discover
+
+    logs = tmp_path / "logs"
+    write_demo_logs(logs, n_calls=150, days=3, seed=3, bad_records=False, otel_share=0.0)
+    (logs / "canary.jsonl").write_bytes(_canary_log() + _routing_log(first=10))
+    root = new_engagement(tmp_path / "acme", logs=logs, client="Canary Test Co").root
+    cfg = yaml.safe_load((root / "engagement.yaml").read_text())
+    cfg["pii"].update(ner=True, vault=True, pseudonymize_ids=["user_id"],
+                      patterns=[{"name": "POLICY_NUMBER", "regex": r"NWM-\d{3}-\d{6}"}])
+    toy = save_toy_candidate(tmp_path / "toy", extra_words=sorted(ROUTES))
+    cfg["candidates"] = [{"id": "toy", "folder": str(toy), "params_m": 0.1, "context_length": 256}]
+    cfg["finetune"] = FINETUNE
+    cfg["roi"]["monte_carlo"]["samples"] = 200
+    (root / "engagement.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False), encoding="utf-8")
+    monkeypatch.setenv("FDE_PII_KEY", "9f1c2e7a4b6d8f0a1c3e5a7b9d1f3e5a7c9e1b3d5f7a9c1e3b5d7f9a1c3e5b7d")
+    eng = Engagement.load(root)
+
+    ingest(eng)
+    assert all(c in _text_of(eng.artifacts_dir / "calls.parquet") for c in (EMAIL, CARD, SSN, IBAN, POLICY, PERSON))
+    scrub(eng)
+    profile(eng)
+    tasks = discover(eng, embedder=hash_embedder)
+
+    # the routing calls form one SLM candidate task with three labels
+    curated = pl.read_parquet(eng.artifacts_dir / "curated.parquet", columns=["call_id", "messages"])
+    routing = curated.filter(pl.col("messages").list.first().struct.field("content") == ROUTE_SYSTEM)["call_id"]
+    assert routing.len() == 36
+    assigned = pl.read_parquet(eng.artifacts_dir / "tasks.parquet").filter(pl.col("call_id").is_in(routing.implode()))
+    assert assigned["task_id"].n_unique() == 1
+    task_id = assigned["task_id"][0]
+    task = next(t for t in tasks["tasks"] if t["id"] == task_id)
+    assert task.get("candidate") and task_id in tasks["candidates"], task
+    assert task["output_kind"] == "label"
+
+    info = build_dataset(eng, task_id)
+    assert info["output_kind"] == "label" and info["labels"] == sorted(ROUTES)
+    tr = finetune(eng, task_id, max_steps=2)
+    assert tr["result"]["steps"] == 2 and tr["candidate"]["id"] == "toy"
+    rep = evaluate(eng, task_id, embedder=hash_embedder)
+    assert set(rep["variants"]) == {"base", "few_shot", "fine_tuned"} and rep["examples"] > 0
+    data = roi(eng)
+    assert data["status"] == "complete" and data["tasks"] == [task_id]
+    written = run_phases(eng)  # every phase notebook, then the executive summary slides
+
+    reports = eng.reports_dir
+    slides = reports / "executive_summary.slides.html"
+    assert slides in written
+    for phase in ("01_scoping", "02_prototyping", "04_handover"):
+        assert reports / f"{phase}.html" in written and reports / f"{phase}.ipynb" in written
+    ds, mdir = eng.artifacts_dir / "datasets" / task_id, eng.artifacts_dir / "models" / task_id
+    produced = [ds / "train.jsonl", ds / "test.jsonl", ds / "openai_train.jsonl", ds / "dataset.json",
+                mdir / "adapter" / "adapter_model.safetensors", mdir / "model_card.md", mdir / "training.json",
+                eng.artifacts_dir / "eval" / f"{task_id}.json", eng.artifacts_dir / "eval" / f"{task_id}_predictions.jsonl",
+                eng.artifacts_dir / "tasks.json", eng.artifacts_dir / "roi.json", slides]
+    assert [p for p in produced if not p.is_file()] == []
+    # the scrubbed PII really reached the dataset: its requests hold placeholders where the canaries were
+    train_text = (ds / "train.jsonl").read_text(encoding="utf-8")
+    assert "My name is" in train_text and "Card" in train_text
+
+    steps = json.loads((root / "manifest.json").read_text())["steps"]
+    for step in ("ingest", "scrub", "profile", "discover", f"dataset:{task_id}", f"finetune:{task_id}",
+                 f"evaluate:{task_id}", "roi", "report:01_scoping", "report:02_prototyping", "report:04_handover",
+                 "report:executive_summary"):
+        assert step in steps, (step, sorted(steps))
+
+    # no canary anywhere past S2 (calls.parquet is S2's input, by design the customer's raw text)
+    files, hits = _scan(eng, skip={eng.artifacts_dir / "calls.parquet"})
+    assert {p.name for p in files} >= {"train.jsonl", "openai_train.jsonl", "model_card.md", f"{task_id}.json",
+                                       "roi.json", "executive_summary.slides.html", "04_handover.ipynb"}
+    assert not hits, "PII canaries leaked:\n" + "\n".join(hits)
+
+    # every report opens offline: no external script or stylesheet, reveal.js inline in the slides
+    htmls = sorted(reports.glob("*.html"))
+    assert len(htmls) == 4
+    external = {p.name: EXTERNAL_ASSET.findall(p.read_text(encoding="utf-8")) for p in htmls}
+    assert not any(external.values()), external
+    deck = slides.read_text(encoding="utf-8")
+    reveal_banner = (REVEAL_DIR / "reveal.js").read_text(encoding="utf-8").splitlines()[1].strip()
+    assert reveal_banner in deck and "Reveal.initialize(" in deck

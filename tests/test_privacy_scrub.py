@@ -278,6 +278,9 @@ def test_scrub_step_reruns_when_pii_settings_change(eng: Engagement) -> None:
     (eng.root / "engagement.yaml").write_text(yaml.safe_dump(cfg))
     report = scrub(Engagement.load(eng.root))
     assert "skipped" not in report and report["records"]["restricted"] == 0
+    cfg["roi"] = {"horizon_years": 5}  # another section: the scrub does not run again
+    (eng.root / "engagement.yaml").write_text(yaml.safe_dump(cfg))
+    assert scrub(Engagement.load(eng.root)).get("skipped")
     assert not (eng.artifacts_dir / "restricted.parquet").exists()  # no stale partition left behind
 
 

@@ -718,7 +718,8 @@ def _run(eng: Engagement, files: list[Path]) -> IngestReport:
 def ingest(eng: Engagement, force: bool = False) -> IngestReport:
     """Read every file under data/raw/ into calls.parquet, quarantine.jsonl and ingest_report.json.
 
-    Skipped (the previous report is returned) when the raw files and engagement.yaml are unchanged.
+    Skipped (the previous report is returned) when the raw files and the settings ingest reads (sources,
+    prices, currency) are unchanged; editing another section of engagement.yaml does not redo it.
     """
     files = eng.raw_files()
     if not files:
@@ -727,8 +728,9 @@ def ingest(eng: Engagement, force: bool = False) -> IngestReport:
     for i, source in enumerate(eng.config.sources):
         check_mapping(source, i)
     report_path = eng.artifact("ingest_report.json")
-    params = {"ingest_version": INGEST_VERSION, "max_latency_ms": MAX_LATENCY_MS}
-    inputs = files + [eng.root / "engagement.yaml"]
+    params = {"ingest_version": INGEST_VERSION, "max_latency_ms": MAX_LATENCY_MS,
+              **eng.config.model_dump(mode="json", include={"sources", "prices", "currency"})}
+    inputs = files
     with eng.step("ingest", inputs=inputs, params=params, force=force) as run:
         if run.skip:
             try:

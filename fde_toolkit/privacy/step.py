@@ -34,13 +34,12 @@ def _write_parquet(df: pl.DataFrame, path: os.PathLike) -> None:
 def scrub(eng: "Engagement", force: bool = False) -> dict[str, Any]:
     """`fde scrub`: artifacts/calls.parquet -> curated.parquet (+ restricted.parquet, pii_vault.enc) and
     pii_report.json. Skipped, returning the previous report with `skipped: True`, when the calls, the
-    engagement.yaml and the key did not change."""
+    `pii:` settings and the key did not change."""
     calls_path = eng.require("calls.parquet", made_by="ingest")
-    cfg_path = eng.root / "engagement.yaml"
     config = load_config(eng)
     key = load_key(eng.root, config.key_file)
     params = {"pii": config.fingerprint(), "key_id": key_id(key)}
-    inputs = [calls_path] + ([cfg_path] if cfg_path.is_file() else [])
+    inputs = [calls_path]
     report_path = eng.artifact("pii_report.json")
     with eng.step("scrub", inputs, params, force=force) as run:
         if run.skip:

@@ -59,8 +59,18 @@ def _prepare_scoping(eng: Engagement) -> None:
     profile(eng)
 
 
+def _prepare_roi(eng: Engagement) -> None:
+    """The handover notebook and the slides read roi.json; bring it up to date first (a step that is
+    skipped when fresh). When it cannot be computed yet, the notebooks say what is missing."""
+    from fde_toolkit.roi import roi_for_report
+
+    roi_for_report(eng)
+
+
 # Steps a phase needs before its notebook runs (each skips itself when fresh).
-PHASE_PREPARE: dict[str, Callable[[Engagement], None]] = {"01_scoping": _prepare_scoping}
+PHASE_PREPARE: dict[str, Callable[[Engagement], None]] = {"01_scoping": _prepare_scoping,
+                                                         "04_handover": _prepare_roi,
+                                                         "executive_summary": _prepare_roi}
 
 
 def notebook_engagement(path: str | Path) -> Engagement:
