@@ -1,8 +1,13 @@
 """End to end: PII canaries in every field type never reach anything past the scrub step.
 
-The engagement runs as far as the pipeline goes (ingest, scrub, profile, the scoping report); then
-every file under artifacts/ and reports/ is searched for every canary. calls.parquet is the S1
-table, the input of S2, and holds the customer's raw text by design: it is the one file skipped.
+The canary engagement (the demo customer's logs plus calls holding the canaries in system prompts,
+user messages, responses, nested tool arguments, tool results, metadata, user ids and error text, and
+a routing step whose every call holds them) goes through every phase: ingest, scrub, profile,
+discover, a dataset for every SLM candidate task, a fine-tune (2 steps of a tiny random Llama) and an
+evaluation of the routing task, the ROI, then every phase report and the executive slides. Every
+file under artifacts/ and reports/ (and manifest.json) is then searched for every canary.
+calls.parquet is the S1 table, the input of S2, and holds the customer's raw text by design: it is
+the one file skipped. Every HTML report must also open offline (no external script or stylesheet).
 """
 
 from __future__ import annotations
@@ -86,41 +91,6 @@ def _text_of(path: Path) -> str:
     return path.read_bytes().decode("utf-8", errors="replace")
 
 
-@pytest.mark.slow
-def test_canaries_never_pass_the_scrub_step(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    logs = tmp_path / "logs"
-    write_demo_logs(logs, n_calls=300, days=5, seed=3, bad_records=True)
-    (logs / "canary.jsonl").write_bytes(_canary_log())
-    eng = new_engagement(tmp_path / "acme", logs=logs, client="Canary Test Co")
-    (eng.root / "engagement.yaml").write_text(
-        (eng.root / "engagement.yaml").read_text()
-        + "pii:\n  ner: true\n  patterns:\n    - name: POLICY_NUMBER\n      regex: \"NWM-\\\\d{3}-\\\\d{6}\"\n"
-          "  pseudonymize_ids: [user_id]\n  vault: true\n")
-    monkeypatch.setenv("FDE_PII_KEY", "9f1c2e7a4b6d8f0a1c3e5a7b9d1f3e5a7c9e1b3d5f7a9c1e3b5d7f9a1c3e5b7d")
-    from fde_toolkit.engagement import Engagement
-
-    eng = Engagement.load(eng.root)
-    report = ingest(eng)
-    assert report.to_dict()["totals"]["accepted"] >= 300
-    # the canaries really went in: the raw S1 table holds them
-    raw_text = _text_of(eng.artifacts_dir / "calls.parquet")
-    assert all(c in raw_text for c in (EMAIL, CARD, SSN, IBAN, POLICY, SECRET, PERSON))
-
-    scrub(eng)
-    profile(eng)
-    run_phases(eng, phases=["01_scoping"])
-
-    scanned, hits = 0, []
-    for folder in (eng.artifacts_dir, eng.reports_dir):
-        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-            if path == eng.artifacts_dir / "calls.parquet":
-                continue
-            text = _text_of(path)
-            scanned += 1
-            hits += [f"{path.relative_to(eng.root)}: {c!r}" for c in CANARIES if c in text]
-    assert scanned >= 6  # curated.parquet, pii_report.json, profile.json, figures, the executed notebook, the HTML
-    assert not hits, "PII canaries leaked:\n" + "\n".join(hits)
-
 # ----------------------------------------------------------------------------- every phase, the slides included
 
 ROUTE_SYSTEM = "Route the customer message to one queue. Answer with the queue label only."
@@ -150,7 +120,7 @@ def _routing_log(first: int) -> bytes:
             for request in requests:
                 user = {"role": "user", "content": (
                     f"{opener} My name is {PERSON} and my policy is {POLICY}. {request} "
-                    f"Call me on {PHONE} or write to {EMAIL}. Card {CARD}, SSN {SSN}, IBAN {IBAN}.")}
+                    f"Call me on {PHONE} or write to {EMAIL}. Card {CARD}, SSN {SSN}, IBAN {IBAN}, key {SECRET}.")}
                 lines.append(_pair(i, [system, user], _completion(i, content=label)))
                 i += 1
     return b"\n".join(lines) + b"\n"

@@ -26,7 +26,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
-from fde_toolkit import FdeError
+from fde_toolkit import FdeError, invalid_section
 
 DEFAULT_PRIMARY = "#2F5D8C"  # viz.PALETTE[0]
 DEFAULT_ACCENT = "#E09F3E"   # viz.PALETTE[1]
@@ -80,21 +80,12 @@ class Branding:
         return f'<img class="{css_class}" src="{self.logo_data_uri}" alt="{html.escape(self.client)} logo">'
 
 
-def _errors(where: str, err: ValidationError) -> str:
-    lines = [f"{where}: the `reports:` section is not valid:"]
-    for e in err.errors():
-        field = ".".join(str(p) for p in e["loc"]) or "(section)"
-        lines.append(f"  - reports.{field}: {e['msg'].removeprefix('Value error, ')}")
-    lines.append("Fix these keys (see templates/engagement.yaml) and run again.")
-    return "\n".join(lines)
-
-
 def parse_reports_config(section: dict[str, Any] | None, where: str = "engagement.yaml") -> ReportsConfig:
     """Validate a `reports:` mapping; errors name the key."""
     try:
         return ReportsConfig.model_validate(section or {})
     except ValidationError as e:
-        raise FdeError(_errors(where, e)) from None
+        raise invalid_section(where, "reports", e, "templates/engagement.yaml") from None
 
 
 def logo_data_uri(path: Path, where: str = "engagement.yaml") -> str:

@@ -24,7 +24,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from fde_toolkit import FdeError
+from fde_toolkit import FdeError, invalid_section
 
 UNITS = {
     "share": "a share between 0 and 1 (0.25 = 25%)",
@@ -258,12 +258,7 @@ def parse_roi_settings(section: dict[str, Any] | None, where: str = "engagement.
     try:
         raw = RoiSection.model_validate(section or {})
     except ValidationError as e:
-        lines = [f"{where}: the `roi:` section is not valid:"]
-        for err in e.errors():
-            loc = ".".join(str(p) for p in err["loc"]) or "(section)"
-            lines.append(f"  - roi.{loc}: {err['msg']}")
-        lines.append("Fix these keys (see templates/engagement.yaml, section roi) and run again.")
-        raise FdeError("\n".join(lines)) from None
+        raise invalid_section(where, "roi", e, "templates/engagement.yaml, section roi") from None
     errs: list[str] = []
     unknown = sorted(set(raw.assumptions) - set(CATALOGUE))
     for name in unknown:

@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from fde_toolkit import FdeError
+from fde_toolkit import invalid_section
 
 
 class _Strict(BaseModel):
@@ -109,21 +109,12 @@ class FinetuneConfig(_Strict):
         return self
 
 
-def _errors(where: str, section: str, err: ValidationError) -> str:
-    lines = [f"{where}: the `{section}:` section is not valid:"]
-    for e in err.errors():
-        field = ".".join(str(p) for p in e["loc"]) or "(section)"
-        lines.append(f"  - {section}.{field}: {e['msg']}")
-    lines.append("Fix these keys (see the docstrings in fde_toolkit/slm/config.py) and run again.")
-    return "\n".join(lines)
-
-
 def parse_finetune_config(section: dict[str, Any] | None, where: str = "engagement.yaml") -> FinetuneConfig:
     """Validate a `finetune:` mapping; errors name the key."""
     try:
         return FinetuneConfig.model_validate(section or {})
     except ValidationError as e:
-        raise FdeError(_errors(where, "finetune", e)) from None
+        raise invalid_section(where, "finetune", e, "the docstrings in fde_toolkit/slm/config.py") from None
 
 
 def finetune_config(eng) -> FinetuneConfig:

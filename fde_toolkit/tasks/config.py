@@ -23,7 +23,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from fde_toolkit import FdeError
+from fde_toolkit import FdeError, invalid_section
 
 TASK_ID = re.compile(r"^t\d{2,}$")
 
@@ -96,9 +96,4 @@ def tasks_config(section: dict[str, Any], seed: int, where: str = "engagement.ya
     try:
         return TasksConfig.model_validate({**section, "seed": seed})
     except ValidationError as e:
-        lines = [f"{where}: the tasks section is not valid:"]
-        for err in e.errors():
-            field = ".".join(str(p) for p in err["loc"]) or "(section)"
-            lines.append(f"  - tasks.{field}: {err['msg']}")
-        lines.append("Fix these keys (see fde_toolkit/tasks/config.py for every option) and run again.")
-        raise FdeError("\n".join(lines)) from None
+        raise invalid_section(where, "tasks", e, "fde_toolkit/tasks/config.py for every option") from None
