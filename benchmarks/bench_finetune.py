@@ -227,6 +227,16 @@ def _row(name: str, r: dict[str, Any], ref_tps: float | None) -> str:
             f"{r['examples_seen']:>8} {waste:>8} {val:>9}")
 
 
+def print_speed(speed: dict[str, dict[str, Any]]) -> None:
+    stock_tps = speed["stock (Trainer + peft, full-sequence loss)"]["tokens_per_s"]
+    print(f"\n  {'recipe':<38} {'tokens/s':>9} {'vs stock':>8} {'train s':>9} {'examples':>8} {'padding':>8} {'val loss':>9}")
+    for name, r in speed.items():
+        print(_row(name, r, stock_tps))
+    print(f"\n  ours / stock: {speed['ours']['tokens_per_s'] / stock_tps:.2f}x tokens/s; validation loss per answer token "
+          f"after {speed['ours']['examples_seen']} examples: ours {speed['ours']['val_loss']:.3f}, "
+          f"stock {speed['stock (Trainer + peft, full-sequence loss)']['val_loss']:.3f}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--examples", type=int, default=1152, help="training examples for the speed comparison")
@@ -238,6 +248,7 @@ def main() -> None:
     ap.add_argument("--quality-lr", type=float, default=LR, help="peak learning rate of ours in the quality run")
     ap.add_argument("--levers", action="store_true", help="also time ours with each speed lever off")
     ap.add_argument("--skip-quality", action="store_true")
+    ap.add_argument("--skip-speed", action="store_true", help="only the quality runs")
     ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--json", type=Path, default=None, help="also write the results here")
@@ -261,12 +272,15 @@ def main() -> None:
 
     results: dict[str, Any] = {"env": env, "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(a).items()}}
     speed: dict[str, dict[str, Any]] = {}
-    m, t, r = run_stock(cand, data["train"], a.seed)
-    r["val_loss"] = validation_loss(m, val_enc, t.pad_token_id)
-    speed["stock (Trainer + peft, full-sequence loss)"] = r
-    del m
-    variants = [("ours", True, True, True)]
-    if a.levers:
+    if a.skip_speed:
+        variants = []
+    else:
+        m, t, r = run_stock(cand, data["train"], a.seed)
+        r["val_loss"] = validation_loss(m, val_enc, t.pad_token_id)
+        speed["stock (Trainer + peft, full-sequence loss)"] = r
+        del m
+        variants = [("ours", True, True, True)]
+    if a.levers and not a.skip_speed:
         variants += [("ours, prompt prefix not shared", True, True, False),
                      ("ours, full output layer", False, True, True),
                      ("ours, random batches (padding)", True, False, True),
@@ -277,14 +291,9 @@ def main() -> None:
         r["val_loss"] = validation_loss(m, val_enc, t.pad_token_id)
         speed[name] = r
         del m
-    stock_tps = speed["stock (Trainer + peft, full-sequence loss)"]["tokens_per_s"]
-    print(f"\n  {'recipe':<38} {'tokens/s':>9} {'vs stock':>8} {'train s':>9} {'examples':>8} {'padding':>8} {'val loss':>9}")
-    for name, r in speed.items():
-        print(_row(name, r, stock_tps))
+    if speed:
+        print_speed(speed)
     results["speed"] = speed
-    print(f"\n  ours / stock: {speed['ours']['tokens_per_s'] / stock_tps:.2f}x tokens/s; validation loss per answer token "
-          f"after {speed['ours']['examples_seen']} examples: ours {speed['ours']['val_loss']:.3f}, "
-          f"stock {speed['stock (Trainer + peft, full-sequence loss)']['val_loss']:.3f}")
 
     if a.minutes > 0 and not a.skip_quality:
         labels, test = data["labels"], data["test"]

@@ -211,6 +211,13 @@ def _period(p: dict[str, Any]) -> str:
     return f"{t['days']} days of logs, {t.get('first_date')} to {t.get('last_date')}"
 
 
+def _logged_share(ex: Summary) -> float:
+    """The share of the traffic the logs hold (the ROI's logged_share_of_traffic assumption), 1 when unknown."""
+    a = ((ex.roi or {}).get("assumptions") or {}).get("logged_share_of_traffic") or {}
+    share = a.get("likely")
+    return float(share) if isinstance(share, (int, float)) and 0 < share <= 1 else 1.0
+
+
 def problem(ex: Summary) -> viz.Html:
     """Volume and spend today: calls a month, spend a month and a year, latency, errors."""
     k = "The problem"
@@ -224,6 +231,10 @@ def problem(ex: Summary) -> viz.Html:
     known = c.get("known_usd", t.get("cost_usd_known"))
     if monthly is None and known is not None and t.get("days"):
         monthly = known / t["days"] * 30
+    sample = _logged_share(ex)
+    if sample < 1:  # the logs are a sample: the problem is the whole traffic, as the ROI counts it
+        per_month_calls /= sample
+        monthly = monthly / sample if monthly is not None else None
     models = p.get("models") or []
     top = max(models, key=lambda m: m.get("cost_usd") or 0) if models else None
     headline = f"{ex.client} sends {count(per_month_calls)} LLM calls a month" + (
@@ -243,6 +254,9 @@ def problem(ex: Summary) -> viz.Html:
                     "frontier-model prices on every call.")
     unpriced = c.get("unpriced_models") or []
     source = f"Measured: {_period(p)}, {count(t['calls'])} calls ({ex.sources['profile']})."
+    if sample < 1:
+        source += (f" The logs hold 1 call in {round(1 / sample):,} (assumption logged_share_of_traffic); "
+                   "volumes and spend are scaled to all traffic.")
     if unpriced:
         n = len(unpriced)
         source += (f" {n} model{'s' if n != 1 else ''} ha{'ve' if n != 1 else 's'} no price "
