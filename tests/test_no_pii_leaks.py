@@ -40,11 +40,12 @@ CANARIES = {EMAIL, PHONE, CARD, SSN, IBAN, POLICY, SECRET, PERSON,
             CARD.replace(" ", ""), IBAN.replace(" ", ""), "4158392274", SECRET[8:]}
 
 
-def _pair(i: int, messages: list[dict], response: dict | None, **extra) -> bytes:
+def _pair(i: int, messages: list[dict], response: dict | None, tools: list | None = None, **extra) -> bytes:
     rec = {
         "timestamp": f"2026-09-0{1 + i % 5}T10:00:0{i % 10}Z",
         "request": {"model": "gpt-4o-mini-2024-07-18", "messages": messages, "user": EMAIL,
-                    "metadata": {"session_id": f"canary-{i}", "customer_email": EMAIL, "note": f"card {CARD}"}},
+                    "metadata": {"session_id": f"canary-{i}", "customer_email": EMAIL, "note": f"card {CARD}"},
+                    **({"tools": tools} if tools else {})},
         "response": response,
         "latency_ms": 420.0 + i,
         **extra,
@@ -91,10 +92,11 @@ def _text_of(path: Path) -> str:
     return path.read_bytes().decode("utf-8", errors="replace")
 
 
-# ----------------------------------------------------------------------------- every phase, the slides included
+# ----------------------------------------------------------------------------- an SLM candidate full of canaries
 
 ROUTE_SYSTEM = "Route the customer message to one queue. Answer with the queue label only."
-ROUTES = {  # label -> requests of that kind; each call also carries every canary
+CONTACT_SYSTEM = "Record the customer's new contact details with the update_contact tool."
+ROUTES = {  # label -> requests of that kind
     "update_contact": ["Please update my contact details.", "I moved, change my phone number on file.",
                        "Change the email address you have for me.", "My contact information is out of date."],
     "refund": ["I want my premium refunded.", "Please send the refund for the double charge.",
@@ -103,6 +105,10 @@ ROUTES = {  # label -> requests of that kind; each call also carries every canar
                       "Please stop my policy and close the account.", "Terminate my insurance today."],
 }
 OPENERS = ["Hello.", "Good morning.", "Hi there."]
+UPDATE_CONTACT = {"type": "function", "function": {
+    "name": "update_contact", "description": "Store a customer's contact details.",
+    "parameters": {"type": "object", "properties": {"policy_number": {"type": "string"},
+                                                    "customer": {"type": "object"}, "payment": {"type": "object"}}}}}
 # fine-tuning settings that keep the toy specialist to seconds
 FINETUNE = {"dataset": {"max_val": 4, "max_test": 4},
             "train": {"lr": 0.02, "max_steps": 2, "eval_every": 1, "checkpoint_every": 2, "warmup_steps": 0,
@@ -110,10 +116,13 @@ FINETUNE = {"dataset": {"max_val": 4, "max_test": 4},
             "evaluate": {"max_examples": 4, "latency_examples": 1, "max_new_tokens": 8, "shots": 1}}
 
 
-def _routing_log(first: int) -> bytes:
-    """A label task (36 distinct requests, 3 labels) whose every request and metadata holds the canaries,
-    so discovery makes it an SLM candidate and its dataset, model and evaluation see scrubbed PII."""
-    system = {"role": "system", "content": ROUTE_SYSTEM}
+def _candidate_steps_log(first: int) -> bytes:
+    """Two steps of 36 distinct requests each whose every call holds the canaries, so discovery makes them
+    SLM candidate tasks and their datasets (and the routing task's model and evaluation) see scrubbed PII:
+    routing (a label out of three) and a contact update (one tool call with the canaries in nested arguments)."""
+    routing, contact = {"role": "system", "content": ROUTE_SYSTEM}, {"role": "system", "content": CONTACT_SYSTEM}
+    args = json.dumps({"policy_number": POLICY, "customer": {"name": PERSON, "email": EMAIL, "phone": PHONE},
+                       "payment": {"card": CARD, "iban": IBAN}})
     lines, i = [], first
     for label, requests in ROUTES.items():
         for opener in OPENERS:
@@ -121,27 +130,46 @@ def _routing_log(first: int) -> bytes:
                 user = {"role": "user", "content": (
                     f"{opener} My name is {PERSON} and my policy is {POLICY}. {request} "
                     f"Call me on {PHONE} or write to {EMAIL}. Card {CARD}, SSN {SSN}, IBAN {IBAN}, key {SECRET}.")}
-                lines.append(_pair(i, [system, user], _completion(i, content=label)))
-                i += 1
+                lines.append(_pair(i, [routing, user], _completion(i, content=label)))
+                user = {"role": "user", "content": (
+                    f"{opener} {request} I am {PERSON}, policy {POLICY}. New phone {PHONE}, new email {EMAIL}, "
+                    f"pay with card {CARD} or IBAN {IBAN}.")}
+                call = [{"id": f"call_{i}", "type": "function", "function": {"name": "update_contact", "arguments": args}}]
+                lines.append(_pair(i + 1, [contact, user], _completion(i + 1, tool_calls=call), tools=[UPDATE_CONTACT]))
+                i += 2
     return b"\n".join(lines) + b"\n"
 
 
-def _scan(eng, skip: set[Path]) -> tuple[list[Path], list[str]]:
-    """Every file under artifacts/ and reports/ (and the manifest), and the canaries found in them."""
-    files = [p for folder in (eng.artifacts_dir, eng.reports_dir) for p in folder.rglob("*") if p.is_file()]
-    files = sorted(p for p in files + [eng.root / "manifest.json"] if p not in skip)
-    hits = [f"{p.relative_to(eng.root)}: {c!r}" for p in files for c in CANARIES if c in _text_of(p)]
-    return files, hits
+def _task_of(eng, system_prompt: str) -> str:
+    """The one task discovery put the calls with this system prompt in."""
+    curated = pl.read_parquet(eng.artifacts_dir / "curated.parquet", columns=["call_id", "messages"])
+    ids = curated.filter(pl.col("messages").list.first().struct.field("content") == system_prompt)["call_id"]
+    assert ids.len() == 36, system_prompt
+    assigned = pl.read_parquet(eng.artifacts_dir / "tasks.parquet").filter(pl.col("call_id").is_in(ids.implode()))
+    assert assigned.height == 36 and assigned["task_id"].n_unique() == 1, system_prompt
+    return assigned["task_id"][0]
+
+
+@pytest.fixture
+def single_threaded():
+    """One thread for OpenMP/BLAS (discovery's t-SNE, spaCy) and torch while the steps run in this process:
+    on a loaded 2-core machine two spinning OpenMP threads made the t-SNE of discovery 5-30x slower."""
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    torch_threads = torch.get_num_threads()
+    with threadpool_limits(limits=1):
+        yield
+    torch.set_num_threads(torch_threads)  # `finetune.train.threads: 1` below sets it process-wide
 
 
 @pytest.mark.slow
-def test_canaries_never_reach_any_phase_or_the_slides(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Ingest -> scrub -> profile -> discover -> dataset -> fine-tune -> evaluate -> ROI -> every phase
-    report and the executive slides, on a log whose SLM candidate task carries the canaries in every call:
-    no canary in any artifact or report, and every HTML report opens offline."""
+def test_canaries_never_pass_the_scrub_step(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, single_threaded) -> None:
+    """Every phase, the slides included: no canary in any artifact or report, every HTML report offline."""
     import yaml
     from slm_toy import hash_embedder, save_toy_candidate
 
+    from fde_toolkit import FdeError
     from fde_toolkit.engagement import Engagement
     from fde_toolkit.reports.export import EXTERNAL_ASSET, REVEAL_DIR
     from fde_toolkit.roi import roi
@@ -150,13 +178,13 @@ def test_canaries_never_reach_any_phase_or_the_slides(tmp_path: Path, monkeypatc
     from fde_toolkit.tasks import discover
 
     logs = tmp_path / "logs"
-    write_demo_logs(logs, n_calls=150, days=3, seed=3, bad_records=False, otel_share=0.0)
-    (logs / "canary.jsonl").write_bytes(_canary_log() + _routing_log(first=10))
+    write_demo_logs(logs, n_calls=150, days=3, seed=3, bad_records=True)
+    (logs / "canary.jsonl").write_bytes(_canary_log() + _candidate_steps_log(first=10))
     root = new_engagement(tmp_path / "acme", logs=logs, client="Canary Test Co").root
-    cfg = yaml.safe_load((root / "engagement.yaml").read_text())
+    cfg = yaml.safe_load((root / "engagement.yaml").read_text(encoding="utf-8"))
     cfg["pii"].update(ner=True, vault=True, pseudonymize_ids=["user_id"],
                       patterns=[{"name": "POLICY_NUMBER", "regex": r"NWM-\d{3}-\d{6}"}])
-    toy = save_toy_candidate(tmp_path / "toy", extra_words=sorted(ROUTES))
+    toy = save_toy_candidate(tmp_path / "toy", extra_words=sorted(ROUTES))  # outside the engagement, no canary
     cfg["candidates"] = [{"id": "toy", "folder": str(toy), "params_m": 0.1, "context_length": 256}]
     cfg["finetune"] = FINETUNE
     cfg["roi"]["monte_carlo"]["samples"] = 200
@@ -164,65 +192,79 @@ def test_canaries_never_reach_any_phase_or_the_slides(tmp_path: Path, monkeypatc
     monkeypatch.setenv("FDE_PII_KEY", "9f1c2e7a4b6d8f0a1c3e5a7b9d1f3e5a7c9e1b3d5f7a9c1e3b5d7f9a1c3e5b7d")
     eng = Engagement.load(root)
 
-    ingest(eng)
-    assert all(c in _text_of(eng.artifacts_dir / "calls.parquet") for c in (EMAIL, CARD, SSN, IBAN, POLICY, PERSON))
+    totals = ingest(eng).to_dict()["totals"]
+    assert totals["accepted"] >= 210 and totals["quarantined"] > 0  # the demo logs hold some bad records
+    # the canaries really went in: the raw S1 table holds them
+    raw_text = _text_of(eng.artifacts_dir / "calls.parquet")
+    assert all(c in raw_text for c in (EMAIL, CARD, SSN, IBAN, POLICY, SECRET, PERSON))
     scrub(eng)
     profile(eng)
-    tasks = discover(eng, embedder=hash_embedder)
+    tasks = discover(eng, embedder=hash_embedder)  # a bag-of-words stand-in for MiniLM: seconds
 
-    # the routing calls form one SLM candidate task with three labels
-    curated = pl.read_parquet(eng.artifacts_dir / "curated.parquet", columns=["call_id", "messages"])
-    routing = curated.filter(pl.col("messages").list.first().struct.field("content") == ROUTE_SYSTEM)["call_id"]
-    assert routing.len() == 36
-    assigned = pl.read_parquet(eng.artifacts_dir / "tasks.parquet").filter(pl.col("call_id").is_in(routing.implode()))
-    assert assigned["task_id"].n_unique() == 1
-    task_id = assigned["task_id"][0]
-    task = next(t for t in tasks["tasks"] if t["id"] == task_id)
-    assert task.get("candidate") and task_id in tasks["candidates"], task
-    assert task["output_kind"] == "label"
+    # the routing calls are one SLM candidate task with three labels, the contact updates one with a tool call
+    task_id, contact_id = _task_of(eng, ROUTE_SYSTEM), _task_of(eng, CONTACT_SYSTEM)
+    kinds = {t["id"]: t["output_kind"] for t in tasks["tasks"]}
+    assert {task_id, contact_id} <= set(tasks["candidates"]), tasks["candidates"]
+    assert (kinds[task_id], kinds[contact_id]) == ("label", "tool_call")
 
-    info = build_dataset(eng, task_id)
-    assert info["output_kind"] == "label" and info["labels"] == sorted(ROUTES)
+    # a dataset for every candidate task with enough distinct examples (milliseconds each); the routing task
+    # is fine-tuned and evaluated
+    built = []
+    for t in tasks["candidates"]:
+        try:
+            build_dataset(eng, t)
+            built.append(t)
+        except FdeError as e:  # a candidate of a handful of calls
+            assert "too few distinct examples" in str(e), e
+    assert {task_id, contact_id} <= set(built)
+    assert json.loads((eng.artifacts_dir / "datasets" / task_id / "dataset.json").read_text())["labels"] == sorted(ROUTES)
     tr = finetune(eng, task_id, max_steps=2)
     assert tr["result"]["steps"] == 2 and tr["candidate"]["id"] == "toy"
     rep = evaluate(eng, task_id, embedder=hash_embedder)
     assert set(rep["variants"]) == {"base", "few_shot", "fine_tuned"} and rep["examples"] > 0
     data = roi(eng)
     assert data["status"] == "complete" and data["tasks"] == [task_id]
-    written = run_phases(eng)  # every phase notebook, then the executive summary slides
+    written = run_phases(eng)  # phases=None: every phase notebook, then the executive summary slides
 
-    reports = eng.reports_dir
+    reports, art = eng.reports_dir, eng.artifacts_dir
     slides = reports / "executive_summary.slides.html"
-    assert slides in written
-    for phase in ("01_scoping", "02_prototyping", "04_handover"):
-        assert reports / f"{phase}.html" in written and reports / f"{phase}.ipynb" in written
-    ds, mdir = eng.artifacts_dir / "datasets" / task_id, eng.artifacts_dir / "models" / task_id
-    produced = [ds / "train.jsonl", ds / "test.jsonl", ds / "openai_train.jsonl", ds / "dataset.json",
+    phases = ["01_scoping", "02_prototyping", "04_handover"]
+    assert set(written) == {reports / f"{p}.{x}" for p in phases for x in ("ipynb", "html")} | {
+        reports / "executive_summary.ipynb", slides}
+    ds, mdir = art / "datasets" / task_id, art / "models" / task_id
+    produced = [ds / "train.jsonl", ds / "val.jsonl", ds / "test.jsonl", ds / "openai_train.jsonl",
+                ds / "openai_val.jsonl", art / "datasets" / contact_id / "openai_train.jsonl",
                 mdir / "adapter" / "adapter_model.safetensors", mdir / "model_card.md", mdir / "training.json",
-                eng.artifacts_dir / "eval" / f"{task_id}.json", eng.artifacts_dir / "eval" / f"{task_id}_predictions.jsonl",
-                eng.artifacts_dir / "tasks.json", eng.artifacts_dir / "roi.json", slides]
+                art / "eval" / f"{task_id}.json", art / "eval" / f"{task_id}_predictions.jsonl",
+                art / "pii_report.json", art / "profile.json", art / "tasks.json", art / "roi.json", slides]
     assert [p for p in produced if not p.is_file()] == []
-    # the scrubbed PII really reached the dataset: its requests hold placeholders where the canaries were
+    # the dataset holds the routing requests, with placeholders where the canaries were
     train_text = (ds / "train.jsonl").read_text(encoding="utf-8")
-    assert "My name is" in train_text and "Card" in train_text
+    assert "My name is <PERSON_" in train_text and "Card <CARD_" in train_text
+    export = (art / "datasets" / contact_id / "openai_train.jsonl").read_text(encoding="utf-8").splitlines()
+    call = json.loads(export[0])["messages"][-1]["tool_calls"][0]["function"]  # the OpenAI export's tool call
+    args = json.loads(call["arguments"])
+    assert call["name"] == "update_contact" and args["customer"]["email"].startswith("<EMAIL_"), args
 
-    steps = json.loads((root / "manifest.json").read_text())["steps"]
-    for step in ("ingest", "scrub", "profile", "discover", f"dataset:{task_id}", f"finetune:{task_id}",
-                 f"evaluate:{task_id}", "roi", "report:01_scoping", "report:02_prototyping", "report:04_handover",
-                 "report:executive_summary"):
-        assert step in steps, (step, sorted(steps))
+    steps = json.loads((root / "manifest.json").read_text(encoding="utf-8"))["steps"]
+    expected = ["ingest", "scrub", "profile", "discover", f"finetune:{task_id}", f"evaluate:{task_id}", "roi",
+                *(f"dataset:{t}" for t in built), *(f"report:{p}" for p in phases),
+                "report:executive_summary"]
+    assert [s for s in expected if s not in steps] == [], sorted(steps)
 
-    # no canary anywhere past S2 (calls.parquet is S2's input, by design the customer's raw text)
-    files, hits = _scan(eng, skip={eng.artifacts_dir / "calls.parquet"})
-    assert {p.name for p in files} >= {"train.jsonl", "openai_train.jsonl", "model_card.md", f"{task_id}.json",
-                                       "roi.json", "executive_summary.slides.html", "04_handover.ipynb"}
+    # no canary anywhere past S2: datasets, OpenAI export, adapter, model card, eval, roi.json, figures,
+    # executed notebooks, HTML reports, slides, the manifest
+    files = [p for folder in (art, reports) for p in folder.rglob("*") if p.is_file()] + [root / "manifest.json"]
+    files = sorted(p for p in files if p != art / "calls.parquet")
+    assert {p.name for p in files} >= {p.name for p in produced} | {"quarantine.jsonl", "curated.parquet"}
+    hits = [f"{p.relative_to(root)}: {c!r}" for p in files for c in CANARIES if c in _text_of(p)]
     assert not hits, "PII canaries leaked:\n" + "\n".join(hits)
 
-    # every report opens offline: no external script or stylesheet, reveal.js inline in the slides
+    # every report opens offline: no external script or stylesheet; reveal.js is inline in the slides
     htmls = sorted(reports.glob("*.html"))
     assert len(htmls) == 4
     external = {p.name: EXTERNAL_ASSET.findall(p.read_text(encoding="utf-8")) for p in htmls}
     assert not any(external.values()), external
     deck = slides.read_text(encoding="utf-8")
     reveal_banner = (REVEAL_DIR / "reveal.js").read_text(encoding="utf-8").splitlines()[1].strip()
-    assert reveal_banner in deck and "Reveal.initialize(" in deck
+    assert reveal_banner.startswith("* reveal.js") and reveal_banner in deck and "Reveal.initialize(" in deck

@@ -33,6 +33,7 @@ from fde_toolkit.slm.status import PROTOTYPING_ARTIFACTS
 REPO_ROOT = Path(fde_toolkit.__file__).resolve().parent.parent
 NOTEBOOKS = REPO_ROOT / "notebooks"
 KERNEL = "python3"
+CELL_TIMEOUT_S = 1800  # a cell running longer is stuck: stop with an error instead of hanging `fde run`
 # The report template is an input too: restyling it re-renders the reports.
 TEMPLATE_FILES = sorted(p for p in (TEMPLATES / TEMPLATE_NAME).glob("*") if p.is_file())
 SLIDES_TEMPLATE_FILES = sorted(p for p in (TEMPLATES / SLIDES_TEMPLATE_NAME).glob("*") if p.is_file()) + sorted(
@@ -126,7 +127,8 @@ def _execute(phase: str, nb: Path, out: Path, eng: Engagement) -> None:
 
     try:
         pm.execute_notebook(str(nb), str(out), parameters={"engagement": str(eng.root.resolve())},
-                            kernel_name=KERNEL, cwd=str(REPO_ROOT), progress_bar=False, log_output=False,
+                            kernel_name=KERNEL, execution_timeout=CELL_TIMEOUT_S, cwd=str(REPO_ROOT),
+                            progress_bar=False, log_output=False,
                             extra_arguments=["--IPKernelApp.log_level=ERROR"])
     except pm.PapermillExecutionError as e:
         section = _section_of_failure(out)

@@ -21,6 +21,11 @@ from fde_toolkit.slm.status import artifact_paths, next_command
 REUSED = "(inputs and settings unchanged: reused the last result; --force to redo)"
 
 
+def _verb(result: dict) -> str:
+    """'Wrote' for a step that ran, 'Unchanged:' for one that reused its artifacts."""
+    return "Unchanged:" if result.get("skipped") else "Wrote"
+
+
 def _where(p: Path) -> str:
     """A path as the user typed it: relative to the working directory when inside it."""
     try:
@@ -87,8 +92,8 @@ def render_dataset(eng, info: dict[str, Any], max_strata: int = 12) -> str:
         if len(names) > max_strata:
             lines.append(f"  … {len(names) - max_strata} more (all in dataset.json)")
     folder = artifact_paths(eng, info["task"])["dataset"].parent
-    lines.append(f"Wrote {_where(folder)}/: train/val/test.jsonl, openai_train/val.jsonl (OpenAI fine-tuning format), "
-                 "dataset.json")
+    lines.append(f"{_verb(info)} {_where(folder)}/: train/val/test.jsonl, openai_train/val.jsonl "
+                 "(OpenAI fine-tuning format), dataset.json")
     return "\n".join(lines)
 
 
@@ -114,7 +119,7 @@ def render_selection(eng, result: dict[str, Any]) -> str:
         lines.append(f"Best: {result['best']}; `fde finetune` uses it unless --candidate or finetune.candidate says "
                      "otherwise.")
     lines.append(f"Ranked by {result.get('how', 'quality, then size, then latency')}.")
-    lines.append(f"Wrote {_where(artifact_paths(eng, result['task'])['selection'])}")
+    lines.append(f"{_verb(result)} {_where(artifact_paths(eng, result['task'])['selection'])}")
     return "\n".join(lines)
 
 
@@ -146,7 +151,8 @@ def render_training(eng, training: dict[str, Any]) -> str:
     else:
         lines.append("  no validation pass ran (empty val split or too few steps): the adapter is the last step's")
     p = artifact_paths(eng, training["task"])
-    lines.append(f"Wrote {_where(p['training'].parent)}/: adapter/ (PEFT), curves.json, training.json, model_card.md")
+    lines.append(f"{_verb(training)} {_where(p['training'].parent)}/: adapter/ (PEFT), curves.json, training.json, "
+                 "model_card.md")
     nxt = next_command(eng, training["task"])
     if nxt:
         lines.append(f"Next: `{nxt}`")
@@ -176,6 +182,6 @@ def render_evaluation(eng, report: dict[str, Any]) -> str:
     else:
         lines.append("No cost ratio: the LLM's cost is not logged for these calls, or no fine-tuned answer succeeded.")
     p = artifact_paths(eng, report["task"])
-    lines.append(f"Wrote {_where(p['evaluation'])}, {_where(p['predictions'])}; "
+    lines.append(f"{_verb(report)} {_where(p['evaluation'])}, {_where(p['predictions'])}; "
                  f"updated {_where(p['training'].parent / 'model_card.md')}")
     return "\n".join(lines)

@@ -10,6 +10,7 @@
       open_ended_tokens: 150   # free text with a longer median answer is open-ended: split by kind of request
       min_template_share: 0.002  # prompt templates rarer than this share of calls are pooled into one step
       candidate_score: 0.6     # readiness from which a task is an SLM candidate
+      candidate_min_requests: 20  # distinct requests a candidate needs (for a train and a test split)
       representatives: 5       # example calls kept per task
 
 The seed is the engagement's top-level `seed`. Task ids (t01, t02, ...) are ordered by volume and stay
@@ -52,6 +53,8 @@ class TasksConfig(BaseModel):
     min_template_share: float = Field(default=0.002, ge=0.0, lt=1.0)
     # a task scoring at least this readiness is an SLM candidate
     candidate_score: float = Field(default=0.6, ge=0.0, le=1.0)
+    # ... and has at least this many distinct requests: fewer cannot fill a train and a test split
+    candidate_min_requests: int = Field(default=20, ge=1)
     # representative calls kept per task
     representatives: int = Field(default=5, ge=1, le=50)
     # seeds every random choice; `discover` takes it from the engagement's top-level `seed`

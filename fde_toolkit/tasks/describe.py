@@ -199,7 +199,8 @@ def describe_tasks(calls: pl.DataFrame | pl.LazyFrame, sig: pl.DataFrame, reqs: 
     # candidates: ready enough and not open-ended, ranked by readiness x what the task weighs
     for t in out_tasks:
         weight = t["volume_share"] if t["cost_share"] is None else (t["volume_share"] + t["cost_share"]) / 2
-        t["candidate"] = t["readiness"]["score"] >= config.candidate_score and t["output_kind"] != "long_text"
+        t["candidate"] = (t["readiness"]["score"] >= config.candidate_score and t["output_kind"] != "long_text"
+                          and t["distinct_requests"] >= config.candidate_min_requests)
         t["priority"] = round(t["readiness"]["score"] * weight, 5)
         t["rank"] = None
     ranked = sorted((t for t in out_tasks if t["candidate"]), key=lambda t: (-t["priority"], t["id"]))
