@@ -12,6 +12,7 @@ first); select, finetune and evaluate take those of them whose previous step has
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any, Literal
 
@@ -42,10 +43,19 @@ def task_status(eng, task_id: str) -> dict[str, bool]:
             "training": p["training"].is_file() and p["adapter"].is_file(), "evaluation": p["evaluation"].is_file()}
 
 
+def shown_path(path: Path) -> str:
+    """A path as the user would type it: relative to the working directory when inside it (reports show
+    `engagements/acme`, not the FDE's home folder)."""
+    try:
+        return os.path.relpath(path) if Path(path).resolve().is_relative_to(Path.cwd().resolve()) else str(path)
+    except (OSError, ValueError):
+        return str(path)
+
+
 def next_command(eng, task_id: str, budget_minutes: float | None = None) -> str | None:
     """The `fde` command that moves the task one step further, or None when it is evaluated."""
     s = task_status(eng, task_id)
-    where = f"{eng.root} --task {task_id}"
+    where = f"{shown_path(eng.root)} --task {task_id}"
     if not s["dataset"]:
         return f"fde dataset {where}"
     if not s["training"]:

@@ -11,12 +11,11 @@ Counts, splits, rankings and metrics only: never record contents.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 from fde_toolkit import viz
-from fde_toolkit.slm.status import artifact_paths, next_command
+from fde_toolkit.slm.status import artifact_paths, next_command, shown_path
 
 REUSED = "(inputs and settings unchanged: reused the last result; --force to redo)"
 
@@ -28,10 +27,7 @@ def _verb(result: dict) -> str:
 
 def _where(p: Path) -> str:
     """A path as the user typed it: relative to the working directory when inside it."""
-    try:
-        return os.path.relpath(p) if Path(p).resolve().is_relative_to(Path.cwd().resolve()) else str(p)
-    except (OSError, ValueError):
-        return str(p)
+    return shown_path(p)
 
 
 def text_table(rows: list[dict[str, Any]], columns: dict[str, str], numeric: set[str] | None = None) -> str:
