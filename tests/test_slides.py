@@ -445,3 +445,21 @@ def test_deck_opens_in_a_headless_browser_offline(summary_deck, tmp_path):
     kind, ready, total, svgs = m.group(1).split("|")
     assert kind in ("object", "function") and ready == "true" and int(total) == 9
     assert int(svgs) >= 1  # the figure on the current slide was drawn by the inlined plotly.js
+
+
+def test_interactive_only_cells_are_not_executed_by_run_phases(tmp_path):
+    """Widget cells are for live Jupyter: `fde run` must not execute them (headless widget execution can
+    hang nbclient), and the executed notebook keeps their code for whoever opens it in Jupyter."""
+    nbs = tmp_path / "nb"
+    nbs.mkdir()
+    _tiny_notebook(nbs / "01_a.ipynb", "print('phase A ran')")
+    book = nbformat.read(nbs / "01_a.ipynb", as_version=4)
+    book.cells.append(new_code_cell("raise RuntimeError('widget cell executed')",
+                                    metadata={"tags": ["interactive-only"]}))
+    nbformat.write(book, nbs / "01_a.ipynb")
+    eng = _engagement(tmp_path / "eng")
+    run_phases(eng, ["01_a"], notebooks_dir=nbs)
+    done = nbformat.read(eng.reports_dir / "01_a.ipynb", as_version=4)
+    widget = [c for c in done.cells if "interactive-only" in c.metadata.get("tags", [])]
+    assert len(widget) == 1 and widget[0].source == "raise RuntimeError('widget cell executed')"
+    assert widget[0].outputs == [] and "phase A ran" in (eng.reports_dir / "01_a.html").read_text()

@@ -17,17 +17,19 @@ engagement does not have, so an engagement renders at whatever depth it has reac
 
 from __future__ import annotations
 
+import tempfile
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import nbformat
 
 import fde_toolkit
 from fde_toolkit import FdeError
 from fde_toolkit.engagement import Engagement
-from fde_toolkit.reports.export import (REVEAL_DIR, SLIDES_TEMPLATE_NAME, TEMPLATE_NAME, TEMPLATES, export_html,
-                                       export_slides)
+from fde_toolkit.reports.export import (INTERACTIVE_ONLY, REVEAL_DIR, SLIDES_TEMPLATE_NAME, TEMPLATE_NAME, TEMPLATES,
+                                       export_html, export_slides)
 from fde_toolkit.slm.status import PROTOTYPING_ARTIFACTS
 
 REPO_ROOT = Path(fde_toolkit.__file__).resolve().parent.parent
@@ -120,16 +122,48 @@ def _section_of_failure(executed: Path) -> str:
     return section
 
 
+def _interactive(cell) -> bool:
+    return cell.cell_type == "code" and INTERACTIVE_ONLY in cell.get("metadata", {}).get("tags", [])
+
+
+@contextmanager
+def _without_interactive_cells(nb: Path) -> Iterator[Path]:
+    """A copy of the notebook whose `interactive-only` cells (ipywidgets) do nothing: their output is
+    dropped from reports anyway, and executing widget cells headless can leave nbclient waiting for
+    ever on a widget message."""
+    book = nbformat.read(nb, as_version=4)
+    for cell in book.cells:
+        if _interactive(cell):
+            cell.source = "# interactive only: runs in live Jupyter, not in `fde run`"
+    with tempfile.TemporaryDirectory(prefix="fde_run_") as tmp:
+        path = Path(tmp) / nb.name
+        nbformat.write(book, path)
+        yield path
+
+
+def _restore_interactive_cells(nb: Path, out: Path) -> None:
+    """Put the original code of the `interactive-only` cells back into the executed notebook."""
+    sources = [c.source for c in nbformat.read(nb, as_version=4).cells if _interactive(c)]
+    done = nbformat.read(out, as_version=4)
+    cells = [c for c in done.cells if _interactive(c)]
+    if len(cells) == len(sources):
+        for cell, source in zip(cells, sources):
+            cell.source, cell.outputs = source, []
+        nbformat.write(done, out)
+
+
 def _execute(phase: str, nb: Path, out: Path, eng: Engagement) -> None:
     import papermill as pm
     from jupyter_client.kernelspec import NoSuchKernel
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
     try:
-        pm.execute_notebook(str(nb), str(out), parameters={"engagement": str(eng.root.resolve())},
-                            kernel_name=KERNEL, execution_timeout=CELL_TIMEOUT_S, cwd=str(REPO_ROOT),
-                            progress_bar=False, log_output=False,
-                            extra_arguments=["--IPKernelApp.log_level=ERROR"])
+        with _without_interactive_cells(nb) as runnable:
+            pm.execute_notebook(str(runnable), str(out), parameters={"engagement": str(eng.root.resolve())},
+                                kernel_name=KERNEL, execution_timeout=CELL_TIMEOUT_S, cwd=str(REPO_ROOT),
+                                progress_bar=False, log_output=False,
+                                extra_arguments=["--IPKernelApp.log_level=ERROR"])
+        _restore_interactive_cells(nb, out)
     except pm.PapermillExecutionError as e:
         section = _section_of_failure(out)
         evalue = (e.evalue or "").strip().splitlines()
