@@ -103,7 +103,8 @@ def setup_notebook() -> None:
 
 # ----------------------------------------------------------------------------- small helpers
 
-def _empty(title: str, message: str) -> go.Figure:
+def empty_figure(title: str, message: str) -> go.Figure:
+    """A titled, axis-free figure that says why there is nothing to draw."""
     fig = go.Figure()
     fig.update_layout(title_text=title, height=260, xaxis_visible=False, yaxis_visible=False)
     fig.add_annotation(text=message, x=0.5, y=0.5, xref="paper", yref="paper", showarrow=False,
@@ -150,7 +151,7 @@ def calls_over_time(profile: dict) -> go.Figure:
     title = "Calls per day, by model"
     rows = profile["over_time"]["per_day_by_model"]
     if not rows:
-        return _empty(title, "No calls")
+        return empty_figure(title, "No calls")
     top, more = _models(profile)
     series: dict[str, dict[str, int]] = {}
     for r in rows:
@@ -174,7 +175,7 @@ def hourly_pattern(profile: dict) -> go.Figure:
     title = "When calls happen: weekday × hour of day (UTC)"
     z = profile["over_time"]["weekday_hour_utc"]
     if not profile["totals"]["calls"]:
-        return _empty(title, "No calls")
+        return empty_figure(title, "No calls")
     fig = go.Figure(go.Heatmap(z=z, x=[f"{h:02d}" for h in range(24)], y=profile["over_time"]["weekdays"],
                                colorscale=[[0, "#F4F6F9"], [1, PALETTE[0]]], colorbar=dict(title="Calls"),
                                hovertemplate="%{y} %{x}:00 UTC<br>%{z:,} calls<extra></extra>", xgap=1, ygap=1))
@@ -189,7 +190,7 @@ def calls_by_model(profile: dict) -> go.Figure:
     title = "Calls and cost by model"
     models = profile["models"]
     if not models:
-        return _empty(title, "No calls")
+        return empty_figure(title, "No calls")
     names = [m["model"] for m in models][::-1]
     fig = make_subplots(rows=1, cols=2, shared_yaxes=True, horizontal_spacing=0.04,
                         subplot_titles=("Share of calls", "Share of known cost"))
@@ -216,7 +217,7 @@ def token_distributions(profile: dict) -> go.Figure:
     title = "Tokens per call, by model (share of each model's calls)"
     tok = profile["tokens"]
     if not tok["histogram_input"]["edges"] and not tok["histogram_output"]["edges"]:
-        return _empty(title, "No token counts logged")
+        return empty_figure(title, "No token counts logged")
     top, _ = _models(profile)
     colors = _colors(top)
     fig = make_subplots(rows=2, cols=1, vertical_spacing=0.2)
@@ -245,7 +246,7 @@ def latency_by_model(profile: dict) -> go.Figure:
     title = "Latency by model (successful calls)"
     rows = [r for r in profile["latency"]["by_model"] if r["p50_ms"] is not None]
     if not rows:
-        return _empty(title, "No latency logged for successful calls")
+        return empty_figure(title, "No latency logged for successful calls")
     names = [r["model"] for r in rows]
     fig = go.Figure()
     for (key, label), color in zip((("p50", "median (p50)"), ("p95", "p95"), ("p99", "p99")),
@@ -264,7 +265,7 @@ def error_rate_over_time(profile: dict) -> go.Figure:
     title = "Errors per day"
     rows = profile["errors"]["by_day"]
     if not rows:
-        return _empty(title, "No calls")
+        return empty_figure(title, "No calls")
     fig = make_subplots(specs=[[{"secondary_y": True}]])
     days = [r["date"] for r in rows]
     fig.add_bar(x=days, y=[r["errors"] for r in rows], name="failed calls", marker_color="#D8B4B8",
@@ -289,7 +290,7 @@ def cost_by_model_and_day(profile: dict) -> go.Figure:
     note = ("Not included (no price): " + ", ".join(unpriced[:6]) + (" …" if len(unpriced) > 6 else "")
             if unpriced else "")
     if not rows:
-        fig = _empty(title, "No known cost" + (f"<br>{note}" if note else ""))
+        fig = empty_figure(title, "No known cost" + (f"<br>{note}" if note else ""))
         return fig
     priced = [m["model"] for m in profile["models"] if m["cost_usd"] is not None]
     top = priced[:8]
@@ -320,7 +321,7 @@ def tool_usage(profile: dict, limit: int = 20) -> go.Figure:
     title = "Tool usage: offered vs called"
     rows = profile["tools"]["by_tool"]
     if not rows:
-        return _empty(title, "No tools offered or called")
+        return empty_figure(title, "No tools offered or called")
     rows = sorted(rows, key=lambda r: (-(r["called_calls"] + r["offered_calls"]), r["name"]))[:limit][::-1]
     names = [r["name"] for r in rows]
     fig = go.Figure()
@@ -339,10 +340,10 @@ def ingest_quarantine(profile: dict) -> go.Figure:
     title = "Quarantined records by reason"
     ing = profile.get("ingest")
     if not ing:
-        return _empty(title, "No ingest report")
+        return empty_figure(title, "No ingest report")
     rows = ing["reasons"]
     if not rows:
-        return _empty(title, "No records quarantined")
+        return empty_figure(title, "No records quarantined")
     rows = rows[:20][::-1]
     fig = go.Figure(go.Bar(y=[r["reason"] for r in rows], x=[r["records"] for r in rows], orientation="h",
                            marker_color=PALETTE[3], text=[f"{r['records']:,}" for r in rows],

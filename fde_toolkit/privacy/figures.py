@@ -12,29 +12,17 @@ from typing import Any, Callable
 
 import plotly.graph_objects as go
 
-try:  # registers the "fde" template as the default
-    from fde_toolkit import viz as _viz
+from fde_toolkit import viz  # registers the "fde" template as the default
 
-    PALETTE = list(_viz.PALETTE)
-    MUTED = _viz.MUTED
-except ImportError:  # pragma: no cover - the theme module is optional
-    PALETTE = ["#2F5D8C", "#E09F3E", "#4F9D8E", "#B5525C", "#7D6BA8", "#6E8B3D", "#3E9BC4", "#A67F59"]
-    MUTED = "#6B7785"
+PALETTE = list(viz.PALETTE)
+MUTED = viz.MUTED
 
 ACTION_COLORS = {"dropped": "#B5525C", "restricted": "#E09F3E", "flagged": "#2F5D8C"}
 
 
-def _empty(title: str, message: str) -> go.Figure:
-    fig = go.Figure()
-    fig.update_layout(title_text=title, height=260, xaxis_visible=False, yaxis_visible=False)
-    fig.add_annotation(text=message, x=0.5, y=0.5, xref="paper", yref="paper", showarrow=False,
-                       font=dict(size=14, color=MUTED))
-    return fig
-
-
 def _hbar(title: str, counts: dict[str, int], axis: str, color: str, empty: str) -> go.Figure:
     if not counts:
-        return _empty(title, empty)
+        return viz.empty_figure(title, empty)
     rows = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[::-1]
     fig = go.Figure(go.Bar(y=[k for k, _ in rows], x=[v for _, v in rows], orientation="h", marker_color=color,
                            text=[f"{v:,}" for _, v in rows], textposition="outside", cliponaxis=False,
@@ -60,7 +48,7 @@ def entities_by_field(report: dict[str, Any]) -> go.Figure:
     title = "Where the PII was: field and type"
     by_field: dict[str, dict[str, int]] = report["entities"]["by_field"]
     if not by_field:
-        return _empty(title, "No PII found")
+        return viz.empty_figure(title, "No PII found")
     fields = sorted(by_field, key=lambda f: (sum(by_field[f].values()), f))
     types = list(report["entities"]["by_type"])
     fig = go.Figure()
@@ -77,7 +65,7 @@ def sensitivity_outcomes(report: dict[str, Any]) -> go.Figure:
     title = "Sensitive records by category"
     rules = report["sensitivity"]["rules"]
     if not rules:
-        return _empty(title, "No sensitivity rules configured")
+        return viz.empty_figure(title, "No sensitivity rules configured")
     names = [r["name"] for r in rules][::-1]
     fig = go.Figure()
     fig.add_bar(y=names, x=[r["records_matched"] for r in rules][::-1], orientation="h", name="matched",
@@ -97,7 +85,7 @@ def records_outcome(report: dict[str, Any]) -> go.Figure:
     r = report["records"]
     title = f"{r['in']:,} calls read: what curation kept"
     if not r["in"]:
-        return _empty(title, "No calls")
+        return viz.empty_figure(title, "No calls")
     labels = ["curated", "restricted", "dropped"]
     colors = [PALETTE[2], ACTION_COLORS["restricted"], ACTION_COLORS["dropped"]]
     fig = go.Figure()

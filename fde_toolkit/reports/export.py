@@ -40,6 +40,10 @@ EXTERNAL_ASSET = re.compile(
     re.IGNORECASE)
 
 
+# what a client sees of a notebook: outputs only, no code, prompts or heading anchors
+CODE_FREE = dict(extra_template_basedirs=[str(TEMPLATES)], exclude_input=True, exclude_input_prompt=True,
+                 exclude_output_prompt=True, exclude_anchor_links=True)
+
 INTERACTIVE_ONLY = "interactive-only"  # cell tag: its output needs a live kernel (ipywidgets), not in reports
 PLOTLY_JS_BANNER = re.compile(r"\* plotly\.js v\d")  # the header comment of the plotly.js bundle
 PARAMETER_TAGS = {"parameters", "injected-parameters"}
@@ -98,11 +102,7 @@ def export_html(executed_ipynb: Path, out_html: Path, title: str | None = None,
     nb.metadata["title"] = title
     exporter = HTMLExporter(
         template_name=TEMPLATE_NAME,
-        extra_template_basedirs=[str(TEMPLATES)],
-        exclude_input=True,
-        exclude_input_prompt=True,
-        exclude_output_prompt=True,
-        exclude_anchor_links=True,
+        **CODE_FREE,
     )
     resources = {"fde_report": {"title": title, "subtitle": date.today().strftime("%d %B %Y"),
                                 "footer": f"Prepared with fde-toolkit {fde_toolkit.__version__}. "
@@ -167,11 +167,7 @@ def export_slides(executed_ipynb: Path, out_html: Path, title: str | None = None
             cell.metadata.setdefault("slideshow", {})["slide_type"] = "skip"
     exporter = SlidesExporter(
         template_name=SLIDES_TEMPLATE_NAME,
-        extra_template_basedirs=[str(TEMPLATES)],
-        exclude_input=True,
-        exclude_input_prompt=True,
-        exclude_output_prompt=True,
-        exclude_anchor_links=True,
+        **CODE_FREE,
     )
     width, height = SLIDE_SIZE
     resources = {

@@ -86,7 +86,7 @@ def fmt(value: float | None, unit: str) -> str:
 
 def _empty(title: str, roi: dict[str, Any]) -> go.Figure:
     need = (roi.get("needs") or ["an evaluated specialist"])[0]
-    return viz._empty(title, "Not computed yet: the ROI needs " + html.escape(need[:90]))
+    return viz.empty_figure(title, "Not computed yet: the ROI needs " + html.escape(need[:90]))
 
 
 def _complete(roi: dict[str, Any] | None) -> bool:
@@ -229,7 +229,7 @@ def tornado(roi: dict[str, Any], limit: int = 12) -> go.Figure:
         return _empty(title, roi)
     rows = [r for r in roi["uncertainty"]["tornado"] if r["swing"] >= 0.5][:limit][::-1]
     if not rows:
-        return viz._empty(title, "No assumption with a range moves the net annual benefit")
+        return viz.empty_figure(title, "No assumption with a range moves the net annual benefit")
     base = rows[0]["base"]
     labels = [f"{r['assumption']} ({fmt(r['low'], r['unit'])} – {fmt(r['high'], r['unit'])})" for r in rows]
     fig = go.Figure()

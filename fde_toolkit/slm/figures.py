@@ -24,7 +24,7 @@ def training_curves(curves: dict[str, list[dict[str, Any]]], smooth: int = 10) -
     train, val = curves.get("train", []), curves.get("val", [])
     fig = go.Figure()
     if not train and not val:
-        return viz._empty("Training curves", "No training steps recorded.")
+        return viz.empty_figure("Training curves", "No training steps recorded.")
     x = [c["examples_seen"] for c in train]
     y = [c["loss"] for c in train]
     avg = [sum(y[max(0, i - smooth + 1):i + 1]) / len(y[max(0, i - smooth + 1):i + 1]) for i in range(len(y))]
@@ -66,7 +66,7 @@ def comparison_table(report: dict[str, Any]):
 def confusion_matrix(predictions: Sequence[dict[str, Any]], variant: str = "fine_tuned", limit: int = 20) -> go.Figure:
     """Counts of (LLM label, SLM label) for the most frequent labels; the rest grouped as 'other'."""
     if not predictions:
-        return viz._empty("Confusion matrix", "No predictions.")
+        return viz.empty_figure("Confusion matrix", "No predictions.")
     freq = Counter(p["target"] for p in predictions)
     keep = [lab for lab, _ in freq.most_common(limit)]
     known = set(keep)
@@ -125,7 +125,7 @@ def split_strata(info: dict[str, Any], limit: int = 20) -> go.Figure:
     """Examples per label (or tool) in each split, the most frequent `limit` strata (dataset.json's counts)."""
     strata = info.get("strata") or {}
     if not strata:
-        return viz._empty("Examples per split", "This task has no label or tool to stratify by.")
+        return viz.empty_figure("Examples per split", "This task has no label or tool to stratify by.")
     total = Counter()
     for split in strata.values():
         total.update(split)
@@ -145,7 +145,7 @@ def selection_chart(result: dict[str, Any], candidates: Sequence[str] | None = N
     """Each candidate's headline metric zero-shot and few-shot on the test split (`fde select`)."""
     rows = [r for r in result.get("ranking", []) if candidates is None or r["candidate"] in candidates]
     if not rows:
-        return viz._empty("Candidates", "No candidate was ranked.")
+        return viz.empty_figure("Candidates", "No candidate was ranked.")
     primary = rows[0]["zero_shot"]["primary"]
     scale = 1.0 if primary.startswith("chrf") else 100.0
     names = [r["candidate"] for r in rows]
@@ -162,7 +162,7 @@ def selection_chart(result: dict[str, Any], candidates: Sequence[str] | None = N
 def agreement_by_task(reports: Sequence[dict[str, Any]]) -> go.Figure:
     """Agreement with the LLM per task: base zero-shot, few-shot and fine-tuned side by side."""
     if not reports:
-        return viz._empty("Agreement with the LLM", "No task has been evaluated yet.")
+        return viz.empty_figure("Agreement with the LLM", "No task has been evaluated yet.")
     tasks = [r["task"] for r in reports]
     fig = go.Figure()
     for i, (v, label) in enumerate(VARIANT_NAMES.items()):

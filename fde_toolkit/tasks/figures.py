@@ -30,20 +30,12 @@ def _color_of(tasks: dict[str, Any]) -> dict[str, str]:
     return {t["id"]: PALETTE[i % len(PALETTE)] for i, t in enumerate(tasks["tasks"])}
 
 
-def _empty(title: str, message: str) -> go.Figure:
-    fig = go.Figure()
-    fig.update_layout(title_text=title, height=260, xaxis_visible=False, yaxis_visible=False)
-    fig.add_annotation(text=message, x=0.5, y=0.5, xref="paper", yref="paper", showarrow=False,
-                       font=dict(size=14, color=MUTED))
-    return fig
-
-
 def task_map(tasks: dict[str, Any], max_legend: int = 20) -> go.Figure:
     """Requests on a 2-D map (t-SNE of their embeddings), coloured by task."""
     title = "Where the calls fall: requests on a 2-D map, coloured by task"
     points = tasks.get("map") or []
     if not points:
-        return _empty(title, "Too few calls to draw a map")
+        return viz.empty_figure(title, "Too few calls to draw a map")
     df = pl.DataFrame(points)
     colors = _color_of(tasks)
     fig = go.Figure()
@@ -91,7 +83,7 @@ def cost_treemap(tasks: dict[str, Any]) -> go.Figure:
             hover.append(f"{t['calls']:,} calls ({t['volume_share']:.1%}), cost share {share}, "
                          f"readiness {t['readiness']['score']:.2f}")
     if not ids:
-        return _empty(title, "No tasks")
+        return viz.empty_figure(title, "No tasks")
     fig = go.Figure(go.Treemap(
         ids=ids, labels=labels, parents=parents, values=values, branchvalues="total",
         marker=dict(colors=[c if c is not None else 0.5 for c in colors], colorscale=[[0, POOR], [0.5, MID], [1, GOOD]],
@@ -107,7 +99,7 @@ def criterion_curve(tasks: dict[str, Any]) -> go.Figure:
     title = "Choosing the number of tasks: silhouette by k (higher is better separated)"
     split = [s for s in tasks["steps"] if s["curve"]]
     if not split:
-        return _empty(title, "No step needed splitting: every step is one task")
+        return viz.empty_figure(title, "No step needed splitting: every step is one task")
     fig = go.Figure()
     for i, s in enumerate(split):
         ks = [c["k"] for c in s["curve"]]
@@ -146,7 +138,7 @@ def candidate_table(tasks: dict[str, Any], limit: int = 25) -> go.Figure:
     df = candidates_frame(tasks).head(limit)
     title = "SLM candidates, ranked: readiness x share of volume and cost"
     if df.height == 0:
-        return _empty(title, "No tasks")
+        return viz.empty_figure(title, "No tasks")
     cum_v = df.filter(pl.col("candidate"))["volume_share"].sum()
     cum_c = df.filter(pl.col("candidate"))["cost_share"].drop_nulls().sum()
     fill = [["#EEF5F2" if c else "white" for c in df["candidate"]]] * 9
