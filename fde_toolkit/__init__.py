@@ -10,12 +10,35 @@ class FdeError(Exception):
     """
 
 
+def field_name(loc: tuple, prefix: str = "") -> str:
+    """A pydantic error location as the user writes it in YAML: `pii.patterns[0].regex`."""
+    out = prefix
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+def format_errors(head: str, errors: list[dict], tail: str, prefix: str = "") -> str:
+    """The one format of every settings error: a head line, each problem on its own line named by its
+    key, then what to do."""
+    lines = [head]
+    for e in errors:
+        lines.append(f"  - {field_name(tuple(e['loc']), prefix)}: {e['msg'].removeprefix('Value error, ')}")
+    lines.append(tail)
+    return "\n".join(lines)
+
+
 def invalid_section(where: str, section: str, err, see: str) -> FdeError:
-    """One FdeError for a pydantic ValidationError on a section of engagement.yaml: every problem on its
-    own line, named by its key (`finetune.train.lr: ...`), then where every option is documented."""
-    lines = [f"{where}: the `{section}:` section is not valid:"]
-    for e in err.errors():
-        field = ".".join(str(p) for p in e["loc"])
-        lines.append(f"  - {section}{'.' + field if field else ''}: {e['msg'].removeprefix('Value error, ')}")
-    lines.append(f"Fix these keys (see {see}) and run again.")
-    return FdeError("\n".join(lines))
+    """One FdeError for a pydantic ValidationError on a section of engagement.yaml (see format_errors)."""
+    return FdeError(format_errors(f"{where}: the `{section}:` section is not valid:", err.errors(),
+                                  f"Fix these keys (see {see}) and run again.", prefix=section))
+
+
+def open_engagement(root) -> "Engagement":  # noqa: F821
+    """The engagement folder at `root`, its engagement.yaml validated: `eng.ingest()`, `eng.scrub()`, ..."""
+    from fde_toolkit.engagement import Engagement
+
+    return Engagement.load(root)
+
+
+__all__ = ["FdeError", "open_engagement"]

@@ -8,7 +8,7 @@ from typing import Optional
 
 import typer
 
-from fde_toolkit import FdeError
+from fde_toolkit import FdeError, open_engagement
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="fde-toolkit: analyse an LLM agent's logged calls and move recurring tasks to SLMs.")
@@ -35,39 +35,25 @@ def new(name: str = typer.Argument(..., help="Engagement name; a bare name goes 
 @app.command()
 def ingest(engagement: Path = EngagementArg, force: bool = ForceOpt) -> None:
     """Read every file under data/raw/ into artifacts/calls.parquet; bad records go to quarantine.jsonl."""
-    from fde_toolkit.engagement import Engagement
-    from fde_toolkit.logs.ingest import ingest as run_ingest
-
-    report = run_ingest(Engagement.load(engagement), force=force)
-    typer.echo(report.render())
+    typer.echo(open_engagement(engagement).ingest(force=force))
 
 
 @app.command()
 def profile(engagement: Path = EngagementArg, force: bool = ForceOpt) -> None:
     """Profile the accepted calls: volume, models, tokens, latency, errors, cost, tools."""
-    from fde_toolkit.engagement import Engagement
-    from fde_toolkit.logs.profile import profile as run_profile, render_summary
-
-    prof = run_profile(Engagement.load(engagement), force=force)
-    typer.echo(render_summary(prof))
+    typer.echo(open_engagement(engagement).profile(force=force))
 
 
 @app.command()
 def scrub(engagement: Path = EngagementArg, force: bool = ForceOpt) -> None:
     """S2: replace PII with consistent pseudonyms and apply the sensitivity rules -> curated.parquet."""
-    from fde_toolkit.engagement import Engagement
-    from fde_toolkit.privacy import render_report, scrub as run_scrub
-
-    typer.echo(render_report(run_scrub(Engagement.load(engagement), force=force)))
+    typer.echo(open_engagement(engagement).scrub(force=force))
 
 
 @app.command()
 def discover(engagement: Path = EngagementArg, force: bool = ForceOpt) -> None:
     """S3: cluster the curated calls into recurring tasks and rank what an SLM can take over."""
-    from fde_toolkit.engagement import Engagement
-    from fde_toolkit.tasks import discover as run_discover, render_tasks
-
-    typer.echo(render_tasks(run_discover(Engagement.load(engagement), force=force)))
+    typer.echo(open_engagement(engagement).discover(force=force))
 
 
 TaskOpt = typer.Option(None, "--task", help="Task id from tasks.json, e.g. t003. Default: the SLM candidate tasks.")
@@ -75,10 +61,9 @@ TaskOpt = typer.Option(None, "--task", help="Task id from tasks.json, e.g. t003.
 
 def _slm_tasks(engagement: Path, task: Optional[str], needs: Optional[str] = None):
     """(engagement, task ids) for an S4/S5 step; says which tasks it picked when --task is not given."""
-    from fde_toolkit.engagement import Engagement
     from fde_toolkit.slm.status import plan_tasks
 
-    eng = Engagement.load(engagement)
+    eng = open_engagement(engagement)
     ids, notes = plan_tasks(eng, task, needs=needs)
     for line in notes:
         typer.echo(line)
@@ -88,23 +73,17 @@ def _slm_tasks(engagement: Path, task: Optional[str], needs: Optional[str] = Non
 @app.command()
 def dataset(engagement: Path = EngagementArg, task: Optional[str] = TaskOpt, force: bool = ForceOpt) -> None:
     """S4/S5: a task's curated calls as train/val/test chat examples (and an OpenAI fine-tuning export)."""
-    from fde_toolkit.slm import build_dataset
-    from fde_toolkit.slm.summary import render_dataset
-
     eng, ids = _slm_tasks(engagement, task)
     for t in ids:
-        typer.echo(render_dataset(eng, build_dataset(eng, t, force=force)))
+        typer.echo(eng.dataset(t, force=force))
 
 
 @app.command()
 def select(engagement: Path = EngagementArg, task: Optional[str] = TaskOpt, force: bool = ForceOpt) -> None:
     """S4: run every candidate SLM zero-shot and few-shot on the task's test split and rank them."""
-    from fde_toolkit.slm import select_candidates
-    from fde_toolkit.slm.summary import render_selection
-
     eng, ids = _slm_tasks(engagement, task, needs="dataset")
     for t in ids:
-        typer.echo(render_selection(eng, select_candidates(eng, t, force=force)))
+        typer.echo(eng.select(t, force=force))
 
 
 @app.command()
@@ -117,33 +96,24 @@ def finetune(engagement: Path = EngagementArg, task: Optional[str] = TaskOpt,
              max_steps: Optional[int] = typer.Option(None, "--max-steps", min=1, help="Stop after this many steps."),
              force: bool = ForceOpt) -> None:
     """S5: LoRA fine-tune a candidate on the task's dataset; writes the adapter, curves and model card."""
-    from fde_toolkit.slm import finetune as run_finetune
-    from fde_toolkit.slm.summary import render_training
-
     eng, ids = _slm_tasks(engagement, task, needs="dataset")
     for t in ids:
-        typer.echo(render_training(eng, run_finetune(eng, t, candidate=candidate, resume=resume,
-                                                     budget_minutes=budget_minutes, max_steps=max_steps, force=force)))
+        typer.echo(eng.finetune(t, candidate=candidate, resume=resume, budget_minutes=budget_minutes,
+                                max_steps=max_steps, force=force))
 
 
 @app.command()
 def evaluate(engagement: Path = EngagementArg, task: Optional[str] = TaskOpt, force: bool = ForceOpt) -> None:
     """Base vs few-shot vs fine-tuned against the LLM on the test split: quality, latency, cost per task."""
-    from fde_toolkit.slm import evaluate as run_evaluate
-    from fde_toolkit.slm.summary import render_evaluation
-
     eng, ids = _slm_tasks(engagement, task, needs="training")
     for t in ids:
-        typer.echo(render_evaluation(eng, run_evaluate(eng, t, force=force)))
+        typer.echo(eng.evaluate(t, force=force))
 
 
 @app.command()
 def roi(engagement: Path = EngagementArg, force: bool = ForceOpt) -> None:
     """Three-tier ROI from what was measured and the named assumptions: artifacts/roi.json and figures."""
-    from fde_toolkit.engagement import Engagement
-    from fde_toolkit.roi import render_roi, roi as run_roi
-
-    typer.echo(render_roi(run_roi(Engagement.load(engagement), force=force)))
+    typer.echo(open_engagement(engagement).roi(force=force))
 
 
 @app.command()
@@ -154,10 +124,7 @@ def run(engagement: Path = EngagementArg,
         force: bool = ForceOpt) -> None:
     """Execute the phase notebooks with Papermill into reports/: an HTML report per phase and the
     executive summary as reveal.js slides (reports/executive_summary.slides.html), all offline."""
-    from fde_toolkit.engagement import Engagement
-    from fde_toolkit.reports.runner import run_phases
-
-    for out in run_phases(Engagement.load(engagement), phases=phase or None, force=force):
+    for out in open_engagement(engagement).run_reports(phases=phase or None, force=force):
         typer.echo(f"Wrote {out}")
 
 

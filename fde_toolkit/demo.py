@@ -33,32 +33,21 @@ def run_demo(root: str | os.PathLike = "engagements/demo", n_calls: int = 20_000
     """Every phase on the demo customer, one line (or block) per step: generate the logs (once), ingest,
     scrub, profile, discover tasks, build the top SLM candidate's dataset, fine-tune and evaluate it
     (the budget is `finetune:` in engagement.yaml), the ROI, then every phase report and the slides."""
-    from fde_toolkit.logs.ingest import ingest
-    from fde_toolkit.logs.profile import profile, render_summary
-    from fde_toolkit.privacy import render_report, scrub
-    from fde_toolkit.reports.runner import run_phases
-    from fde_toolkit.roi import render_roi, roi
-    from fde_toolkit.slm import build_dataset, evaluate, finetune
-    from fde_toolkit.slm.status import candidate_task_ids, load_tasks_json
-    from fde_toolkit.slm.summary import render_dataset, render_evaluation, render_training
-    from fde_toolkit.tasks import discover, render_tasks
-
     root = Path(root)
     eng = Engagement.load(root) if (root / "engagement.yaml").is_file() else new_engagement(root, client="Demo")
     eng.raw_dir.mkdir(parents=True, exist_ok=True)
     made = ensure_demo_logs(eng, n_calls)
     yield (f"Generated {n_calls:,} demo calls under {eng.raw_dir}" if made
            else f"Demo logs already under {eng.raw_dir}")
-    report = ingest(eng, force=force)
-    yield report.render()
+    yield str(eng.ingest(force=force))
     create_pii_key(eng)
-    yield render_report(scrub(eng, force=force))
-    yield render_summary(profile(eng, force=force))
-    yield "\n".join(render_tasks(discover(eng, force=force)).split("\n")[:12])
-    for task in candidate_task_ids(load_tasks_json(eng))[:DEMO_SPECIALISTS]:
-        yield render_dataset(eng, build_dataset(eng, task, force=force))
-        yield render_training(eng, finetune(eng, task, force=force))
-        yield render_evaluation(eng, evaluate(eng, task, force=force))
-    yield render_roi(roi(eng, force=force))
-    for out in run_phases(eng, force=force):
+    yield str(eng.scrub(force=force))
+    yield str(eng.profile(force=force))
+    yield "\n".join(str(eng.discover(force=force)).split("\n")[:12])
+    for task in eng.candidate_tasks()[:DEMO_SPECIALISTS]:
+        yield str(eng.dataset(task, force=force))
+        yield str(eng.finetune(task, force=force))
+        yield str(eng.evaluate(task, force=force))
+    yield str(eng.roi(force=force))
+    for out in eng.run_reports(force=force):
         yield f"Wrote {out}"

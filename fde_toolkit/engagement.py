@@ -1,8 +1,11 @@
-"""An engagement folder: its validated engagement.yaml, its paths, and its run manifest.
+"""An engagement folder: its engagement.yaml (every section typed and validated when it loads), its
+artifact catalog, its run manifest, and the steps of the engagement as methods.
 
-    eng = Engagement.load("engagements/acme")
-    eng.artifact("calls.parquet")        # engagements/acme/artifacts/calls.parquet
-    if eng.manifest.is_fresh("ingest", inputs, params): ...
+    eng = open_engagement("engagements/acme")
+    eng.ingest(); eng.scrub(); eng.profile(); eng.discover()     # each returns a StepResult
+    eng.dataset("t03"); eng.finetune("t03"); eng.evaluate("t03"); eng.roi(); eng.run_reports()
+    eng.config.finetune.train.lr                                 # typed settings
+    eng.artifacts.tasks()                                        # artifacts through the catalog
 """
 
 from __future__ import annotations
@@ -13,17 +16,25 @@ import os
 import platform
 import secrets
 import shutil
-import time
-from contextlib import contextmanager
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Iterator, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from fde_toolkit import FdeError
+from fde_toolkit import FdeError, format_errors
+from fde_toolkit.artifacts import ArtifactCatalog
+from fde_toolkit.privacy.config import PiiConfig
+from fde_toolkit.reports.branding import ReportsConfig
+from fde_toolkit.roi.assumptions import RoiSection
+from fde_toolkit.slm.config import FinetuneConfig
+from fde_toolkit.slm.registry import Candidate, parse_candidates
+from fde_toolkit.tasks.config import TasksConfig
+
+if TYPE_CHECKING:
+    from fde_toolkit.step import StepResult
 
 TEMPLATE = Path(__file__).resolve().parent.parent / "templates" / "engagement.yaml"
 PACKAGE_TEMPLATE = Path(__file__).resolve().parent / "templates" / "engagement.yaml"
@@ -71,15 +82,39 @@ class EngagementConfig(_Strict):
     sources: list[SourceConfig] = Field(default_factory=lambda: [SourceConfig()])
     # extra price rows, checked before the built-in table
     prices: list[PriceRow] = Field(default_factory=list)
-    # sections owned by later steps; each step validates its own section
-    pii: dict[str, Any] = Field(default_factory=dict)
-    tasks: dict[str, Any] = Field(default_factory=dict)
-    candidates: list[dict[str, Any]] = Field(default_factory=list)
-    finetune: dict[str, Any] = Field(default_factory=dict)
-    routing: dict[str, Any] = Field(default_factory=dict)
-    sla: dict[str, Any] = Field(default_factory=dict)
-    roi: dict[str, Any] = Field(default_factory=dict)
-    reports: dict[str, Any] = Field(default_factory=dict)
+    # the steps' sections, each a typed model defined beside the stage that uses it
+    pii: PiiConfig = Field(default_factory=PiiConfig)
+    tasks: TasksConfig = Field(default_factory=TasksConfig)
+    candidates: list[Candidate] = Field(default_factory=lambda: parse_candidates([]))  # the built-ins
+    finetune: FinetuneConfig = Field(default_factory=FinetuneConfig)
+    roi: RoiSection = Field(default_factory=RoiSection)
+    reports: ReportsConfig = Field(default_factory=ReportsConfig)
+
+    @field_validator("pii", "tasks", "finetune", "roi", "reports", mode="before")
+    @classmethod
+    def _empty_section_is_defaults(cls, v: Any) -> Any:
+        return {} if v is None else v
+
+    @field_validator("tasks", mode="before")
+    @classmethod
+    def _seed_is_top_level(cls, v: Any) -> Any:
+        if isinstance(v, dict) and "seed" in v:
+            raise ValueError("tasks.seed is not a setting; set the top-level `seed` instead")
+        return v
+
+    @field_validator("candidates", mode="before")
+    @classmethod
+    def _builtin_candidates(cls, v: Any) -> Any:
+        """`{id: <built-in id>}` picks a built-in (its keys overridable); an empty list means the built-ins."""
+        try:
+            return parse_candidates(v or [])
+        except FdeError as e:
+            raise ValueError(str(e).removeprefix("engagement.yaml: ")) from None
+
+    @model_validator(mode="after")
+    def _tasks_take_the_seed(self) -> "EngagementConfig":
+        self.tasks.seed = self.seed
+        return self
 
     @field_validator("name")
     @classmethod
@@ -89,13 +124,6 @@ class EngagementConfig(_Strict):
         return v
 
 
-def _format_validation_error(path: Path, err: ValidationError) -> str:
-    lines = [f"{path}: engagement.yaml is not valid:"]
-    for e in err.errors():
-        field = ".".join(str(p) for p in e["loc"]) or "(top level)"
-        lines.append(f"  - {field}: {e['msg']}")
-    lines.append("Fix these fields (see templates/engagement.yaml for every option) and run again.")
-    return "\n".join(lines)
 
 
 def load_config(path: Path) -> EngagementConfig:
@@ -113,7 +141,9 @@ def load_config(path: Path) -> EngagementConfig:
     try:
         return EngagementConfig.model_validate(raw)
     except ValidationError as e:
-        raise FdeError(_format_validation_error(path, e)) from None
+        raise FdeError(format_errors(f"{path}: engagement.yaml is not valid:", e.errors(),
+                                     "Fix these fields (every option is explained in the engagement.yaml "
+                                     "that `fde new` writes) and run again.")) from None
 
 
 def file_digest(path: Path, chunk: int = 1 << 22) -> str:
@@ -222,12 +252,17 @@ class Manifest:
 
 
 class Engagement:
-    """One customer engagement folder and its settings."""
+    """One customer engagement folder: its settings, its artifacts, its manifest, and its steps.
+
+    Each step method runs the same library function as the `fde` command of the same name and returns
+    its StepResult (`print(result)` shows what the CLI prints; `result.data` is what the step made).
+    """
 
     def __init__(self, root: Path, config: EngagementConfig):
         self.root = Path(root)
         self.config = config
         self.manifest = Manifest(self.root / "manifest.json")
+        self.artifacts = ArtifactCatalog(self)
 
     @classmethod
     def load(cls, root: str | os.PathLike) -> "Engagement":
@@ -246,22 +281,32 @@ class Engagement:
 
     @property
     def artifacts_dir(self) -> Path:
-        return self.root / "artifacts"
+        return self.artifacts.root
 
     @property
     def reports_dir(self) -> Path:
         return self.root / "reports"
 
-    def artifact(self, name: str) -> Path:
-        """Path of an artifact; its folder is created."""
-        p = self.artifacts_dir / name
-        p.parent.mkdir(parents=True, exist_ok=True)
-        return p
+    @property
+    def cache_dir(self) -> Path:
+        return self.root / ".cache"
+
+    @property
+    def config_path(self) -> Path:
+        return self.root / "engagement.yaml"
 
     def report(self, name: str) -> Path:
         p = self.reports_dir / name
         p.parent.mkdir(parents=True, exist_ok=True)
         return p
+
+    def display(self, path: str | os.PathLike) -> str:
+        """A path as the user would type it: relative to the working directory when inside it."""
+        return shown_path(Path(path))
+
+    @property
+    def display_root(self) -> str:
+        return self.display(self.root)
 
     def raw_files(self) -> list[Path]:
         """Every file under data/raw/ (hidden files excluded), sorted for determinism."""
@@ -270,34 +315,85 @@ class Engagement:
         return sorted(p for p in self.raw_dir.rglob("*")
                       if p.is_file() and not any(part.startswith(".") for part in p.relative_to(self.raw_dir).parts))
 
-    def require(self, artifact: str, made_by: str) -> Path:
-        """An artifact an earlier step must have written, or a clear error saying which step to run."""
-        p = self.artifacts_dir / artifact
-        if not p.exists():
-            raise FdeError(f"{p}: not found. Run `fde {made_by} {self.root}` first.")
-        return p
+    # ------------------------------------------------------------------ the steps (the Python API)
 
-    @contextmanager
-    def step(self, name: str, inputs: list[Path], params: dict[str, Any], force: bool = False) -> Iterator["StepRun"]:
-        """Run a step at most once per (inputs, params); see StepRun."""
-        run = StepRun(self, name, inputs, params, skip=(not force and self.manifest.is_fresh(name, inputs, params)))
-        t0 = time.perf_counter()
-        yield run
-        if not run.skip:
-            self.manifest.record(name, inputs, params, run.outputs, time.perf_counter() - t0, run.summary)
+    def ingest(self, force: bool = False) -> "StepResult":
+        """S1: every file under data/raw/ -> calls.parquet + quarantine.jsonl (`fde ingest`)."""
+        from fde_toolkit.logs.ingest import ingest
+
+        return ingest(self, force=force)
+
+    def scrub(self, force: bool = False) -> "StepResult":
+        """S2: PII replaced, sensitivity rules applied -> curated.parquet (`fde scrub`)."""
+        from fde_toolkit.privacy.step import scrub
+
+        return scrub(self, force=force)
+
+    def profile(self, force: bool = False) -> "StepResult":
+        """S1: volume, models, tokens, latency, errors, cost, tools -> profile.json (`fde profile`)."""
+        from fde_toolkit.logs.profile import profile
+
+        return profile(self, force=force)
+
+    def discover(self, force: bool = False) -> "StepResult":
+        """S3: the recurring tasks -> tasks.parquet + tasks.json (`fde discover`)."""
+        from fde_toolkit.tasks.discover import discover
+
+        return discover(self, force=force)
+
+    def dataset(self, task: str, force: bool = False) -> "StepResult":
+        """S4/S5: a task's train/val/test examples (`fde dataset --task`)."""
+        from fde_toolkit.slm.datasets import build_dataset
+
+        return build_dataset(self, task, force=force)
+
+    def select(self, task: str, force: bool = False) -> "StepResult":
+        """S4: every candidate SLM zero- and few-shot on the task, ranked (`fde select --task`)."""
+        from fde_toolkit.slm.selection import select_candidates
+
+        return select_candidates(self, task, force=force)
+
+    def finetune(self, task: str, candidate: str | None = None, resume: bool = False,
+                 budget_minutes: float | None = None, max_steps: int | None = None,
+                 force: bool = False) -> "StepResult":
+        """S5: LoRA on the task's dataset (`fde finetune --task`)."""
+        from fde_toolkit.slm.tuning import finetune
+
+        return finetune(self, task, candidate=candidate, resume=resume, budget_minutes=budget_minutes,
+                        max_steps=max_steps, force=force)
+
+    def evaluate(self, task: str, force: bool = False) -> "StepResult":
+        """The specialist against base, few-shot and the LLM (`fde evaluate --task`)."""
+        from fde_toolkit.slm.evaluation import evaluate
+
+        return evaluate(self, task, force=force)
+
+    def roi(self, force: bool = False) -> "StepResult":
+        """The three-tier ROI -> roi.json (`fde roi`)."""
+        from fde_toolkit.roi.step import roi
+
+        return roi(self, force=force)
+
+    def candidate_tasks(self) -> list[str]:
+        """The SLM candidate task ids from tasks.json, best first."""
+        from fde_toolkit.slm.status import candidate_task_ids
+
+        return candidate_task_ids(self.artifacts.tasks())
+
+    def run_reports(self, phases: list[str] | None = None, force: bool = False) -> list[Path]:
+        """Render the phase notebooks and the executive slides into reports/ (`fde run`)."""
+        from fde_toolkit.reports.runner import run_phases
+
+        return list(run_phases(self, phases=phases, force=force))
 
 
-class StepRun:
-    """Handle yielded by Engagement.step: check `.skip`, then fill `.outputs` and `.summary`."""
-
-    def __init__(self, eng: Engagement, name: str, inputs: list[Path], params: dict[str, Any], skip: bool):
-        self.engagement, self.name, self.inputs, self.params, self.skip = eng, name, inputs, params, skip
-        self.outputs: list[Path] = []
-        self.summary: dict[str, Any] = {}
-
-    @property
-    def previous_summary(self) -> dict[str, Any]:
-        return self.engagement.manifest.data["steps"].get(self.name, {}).get("summary", {})
+def shown_path(path: Path) -> str:
+    """A path as the user would type it: relative to the working directory when inside it (reports show
+    `engagements/acme`, not the FDE's home folder)."""
+    try:
+        return os.path.relpath(path) if Path(path).resolve().is_relative_to(Path.cwd().resolve()) else str(path)
+    except (OSError, ValueError):
+        return str(path)
 
 
 def new_engagement(root: str | os.PathLike, logs: str | os.PathLike | None = None, link: bool = False,
@@ -343,7 +439,7 @@ def create_pii_key(eng: Engagement) -> Path | None:
     The key is per engagement and random (never a built-in default); engagements/*/.secrets/ is git-ignored.
     Keep a copy somewhere safe: a new key gives every value a new pseudonym.
     """
-    key_file = eng.config.pii.get("key_file")
+    key_file = eng.config.pii.key_file
     if not key_file:
         return None
     path = Path(key_file).expanduser()

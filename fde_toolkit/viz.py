@@ -4,7 +4,7 @@ Importing this module registers the plotly template "fde" and makes it the defau
 the profile dict (fde_toolkit.logs.profile), never the raw calls, and return a go.Figure:
 
     fig = viz.calls_by_model(prof)
-    viz.save_figure(fig, eng.artifact("figures/calls_by_model.json"))
+    viz.save_figure(fig, eng.artifacts.path("figure", "calls_by_model"))
 
 In a notebook, call `viz.setup_notebook()` once: figures then render with plotly.js embedded once
 in the page (no CDN), so exported reports open on an air-gapped laptop.
@@ -20,6 +20,8 @@ import plotly.graph_objects as go
 import plotly.io as pio
 from plotly.io._base_renderers import NotebookRenderer
 from plotly.subplots import make_subplots
+
+from fde_toolkit.files import write_text
 
 # ----------------------------------------------------------------------------- the theme
 
@@ -61,10 +63,7 @@ pio.templates.default = "fde"
 
 def save_figure(fig: go.Figure, path: str | Path) -> Path:
     """Write a figure as plotly JSON (read back with plotly.io.read_json)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(pio.to_json(fig, validate=False, pretty=False), encoding="utf-8")
-    return path
+    return write_text(path, pio.to_json(fig, validate=False, pretty=False))
 
 
 # ----------------------------------------------------------------------------- offline notebook rendering

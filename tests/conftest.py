@@ -42,7 +42,7 @@ def make_engagement(tmp_path: Path) -> Callable[..., Engagement]:
 def quarantine() -> Callable[[Engagement], list[dict[str, Any]]]:
     """The rows of an engagement's quarantine.jsonl."""
     def read(eng: Engagement) -> list[dict[str, Any]]:
-        text = eng.artifact("quarantine.jsonl").read_text(encoding="utf-8")
+        text = eng.artifacts.path("quarantine").read_text(encoding="utf-8")
         return [json.loads(line) for line in text.splitlines() if line.strip()]
     return read
 

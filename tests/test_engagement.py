@@ -11,6 +11,8 @@ import pytest
 
 from fde_toolkit import FdeError
 from fde_toolkit.engagement import Engagement, load_config, new_engagement
+from fde_toolkit.files import write_text
+from fde_toolkit.step import StepOutputs, run_step
 
 
 def test_new_engagement_copies_logs_and_validates(tmp_path: Path) -> None:
@@ -48,7 +50,7 @@ def test_config_errors_name_the_field(tmp_path: Path) -> None:
     with pytest.raises(FdeError) as e:
         load_config(cfg)
     msg = str(e.value)
-    assert "seeed" in msg and "sources.0.format" in msg and str(cfg) in msg
+    assert "seeed" in msg and "sources[0].format" in msg and str(cfg) in msg
 
 
 def test_config_yaml_error_names_the_line(tmp_path: Path) -> None:
@@ -67,15 +69,21 @@ def test_manifest_skips_only_when_inputs_params_and_outputs_are_unchanged(tmp_pa
     eng = new_engagement(tmp_path / "acme")
     src = eng.raw_dir / "x.txt"
     src.write_text("one")
-    out = eng.artifact("out.txt")
+    out = eng.artifacts_dir / "out.txt"
+    runs: list[str] = []
+
+    def make(outputs: StepOutputs) -> str:
+        runs.append(src.read_text())
+        outputs.add(write_text(out, src.read_text()))
+        return src.read_text()
 
     def step(params: dict) -> bool:
-        with eng.step("demo-step", inputs=[src], params=params) as run:
-            if run.skip:
-                return False
-            out.write_text(src.read_text())
-            run.outputs = [out]
-        return True
+        result = run_step(eng, "demo-step", inputs=[src], params=params, make=make,
+                          previous=lambda: out.read_text() if out.exists() else None,
+                          render=lambda text: f"copied {text}")
+        assert result.data == src.read_text()
+        assert ("up to date" in str(result)) is result.skipped
+        return not result.skipped
 
     assert step({"k": 1}) is True
     assert step({"k": 1}) is False  # unchanged: skipped
@@ -85,10 +93,12 @@ def test_manifest_skips_only_when_inputs_params_and_outputs_are_unchanged(tmp_pa
     assert step({"k": 2}) is True  # input changed
     out.unlink()
     assert step({"k": 2}) is True  # output missing
+    assert runs == ["one", "one", "two", "two"]
     # the manifest survives a reload
     again = Engagement.load(eng.root)
     assert again.manifest.is_fresh("demo-step", [src], {"k": 2})
     assert again.manifest.data["steps"]["demo-step"]["versions"]["polars"]
+    assert again.manifest.data["steps"]["demo-step"]["outputs"] == ["artifacts/out.txt"]
 
 
 def test_cli_error_is_one_message_not_a_traceback(tmp_path: Path) -> None:

@@ -27,7 +27,7 @@ def assert_counts_add_up(eng, report, quarantine_rows) -> None:
     t = report.totals
     assert t["accepted"] + t["quarantined"] == t["read"]
     assert t["read"] == sum(f.read for f in report.files)
-    assert t["accepted"] == pl.read_parquet(eng.artifact("calls.parquet")).height
+    assert t["accepted"] == pl.read_parquet(eng.artifacts.path("calls")).height
     assert t["quarantined"] == len(quarantine_rows) == sum(report.reasons.values())
     per_file: dict[str, int] = {}
     for q in quarantine_rows:
@@ -62,7 +62,7 @@ def test_every_bad_input_is_quarantined_with_file_line_and_reason(make_engagemen
         "b/pairs.jsonl": jsonl([openai_pair(1), openai_pair(1)]),
     }
     eng = make_engagement(files)
-    report = ingest(eng)
+    report = ingest(eng).data
     rows = quarantine(eng)
     assert_counts_add_up(eng, report, rows)
     got = {(q["file"], q["line"]): (q["reason"], q["detail"]) for q in rows}
@@ -94,17 +94,17 @@ def test_every_bad_input_is_quarantined_with_file_line_and_reason(make_engagemen
     assert report.totals == {"read": 19, "accepted": 3, "quarantined": 16, "files": 5, "refused_files": 2}
     # quarantine rows have exactly the QUARANTINE_SCHEMA fields and no record contents
     assert all(list(q) == list(QUARANTINE_SCHEMA) for q in rows)
-    qtext = eng.artifact("quarantine.jsonl").read_text()
+    qtext = eng.artifacts.path("quarantine").read_text()
     assert "Canary" not in qtext and "4111" not in qtext
-    assert "Canary" not in eng.artifact("ingest_report.json").read_text() and "Canary" not in report.render()
-    assert pl.read_ndjson(eng.artifact("quarantine.jsonl"), schema=QUARANTINE_SCHEMA).height == 16
+    assert "Canary" not in eng.artifacts.path("ingest_report").read_text() and "Canary" not in report.render()
+    assert pl.read_ndjson(eng.artifacts.path("quarantine"), schema=QUARANTINE_SCHEMA).height == 16
 
 
 def test_corrupt_gzip_keeps_what_was_readable_and_counts_the_rest(make_engagement, canonical_record, jsonl,
                                                                    quarantine):
     whole = gzip.compress(jsonl([canonical_record(i) for i in range(200)]), mtime=0)
     eng = make_engagement({"cut.jsonl.gz": whole[: len(whole) * 2 // 3]})
-    report = ingest(eng)
+    report = ingest(eng).data
     f = report.files[0]
     assert f.refused.startswith("unreadable file") and 0 < f.accepted < 200
     assert f.accepted + f.quarantined == f.read
@@ -114,7 +114,7 @@ def test_corrupt_gzip_keeps_what_was_readable_and_counts_the_rest(make_engagemen
 def test_unreadable_csv_is_refused(make_engagement, quarantine):
     src = {"glob": "*.csv", "mapping": {"timestamp": "t", "model": "m", "prompt": "p"}}
     eng = make_engagement({"ragged.csv": "t,m,p\n2025-03-01,x,hi\n2025-03-01,x,hi,extra,fields\n"}, sources=[src])
-    report = ingest(eng)
+    report = ingest(eng).data
     assert report.files[0].refused.startswith("unreadable file")
     assert (report.read, report.accepted, report.quarantined) == (1, 0, 1)
     assert quarantine(eng)[0]["line"] is None
@@ -131,21 +131,21 @@ def test_calls_sorted_deterministic_and_rerun_skipped(make_engagement, canonical
     random.Random(1).shuffle(recs)
     eng = make_engagement({"x.jsonl": jsonl(recs[:15]), "y/z.jsonl": jsonl(recs[15:])})
     first = ingest(eng)
-    assert not first.skipped and "skipped" not in first.render()
-    out = eng.artifact("calls.parquet")
+    assert not first.skipped and "up to date" not in str(first)
+    out = eng.artifacts.path("calls")
     df = pl.read_parquet(out)
     assert df.height == 30 and dict(df.schema) == CALL_SCHEMA
     assert df.equals(df.sort(["timestamp", "call_id"]))
     bytes1 = out.read_bytes()
     again = ingest(eng)  # unchanged inputs: skipped, previous report returned
-    assert again.skipped and "unchanged, skipped" in again.render()
-    assert again.to_dict() == first.to_dict()
-    assert ingest(eng, force=True).to_dict() == first.to_dict()
+    assert again.skipped and "ingest: up to date" in str(again)
+    assert again.data.to_dict() == first.data.to_dict()
+    assert ingest(eng, force=True).data.to_dict() == first.data.to_dict()
     assert out.read_bytes() == bytes1  # the same inputs give the same bytes
     (eng.raw_dir / "x.jsonl").write_bytes(jsonl(recs[:14]))
     changed = ingest(eng)
-    assert not changed.skipped and changed.accepted == 29
-    saved = json.loads(eng.artifact("ingest_report.json").read_text())
+    assert not changed.skipped and changed.data.accepted == 29
+    saved = json.loads(eng.artifacts.path("ingest_report").read_text())
     assert set(saved) == {"files", "reasons", "totals", "unpriced_models"}
     assert set(saved["files"][0]) == {"file", "format", "read", "accepted", "quarantined", "refused"}
     assert IngestReport.from_dict(saved).to_dict() == saved
@@ -171,8 +171,8 @@ def test_costs_from_the_price_table_and_unpriced_models(make_engagement, canonic
             canonical_record(3, model="mystery-model")]
     eng = make_engagement({"a.jsonl": jsonl(recs)},
                           prices=[{"pattern": "^acme-large$", "input_per_mtok": 2.0, "output_per_mtok": 8.0}])
-    report = ingest(eng)
-    cost = dict(pl.read_parquet(eng.artifact("calls.parquet")).select("call_id", "cost_usd").iter_rows())
+    report = ingest(eng).data
+    cost = dict(pl.read_parquet(eng.artifacts.path("calls")).select("call_id", "cost_usd").iter_rows())
     assert cost == {"c1": pytest.approx(6.0), "c2": 0.25, "c3": None}
     assert report.unpriced_models == ["mystery-model"]
     assert "mystery-model" in report.render()
@@ -182,12 +182,12 @@ def test_ten_thousand_small_files(make_engagement, canonical_record):
     files = {f"d{i % 100:02d}/f{i:05d}.jsonl": json.dumps(canonical_record(i)) + "\n" for i in range(10_000)}
     files["d00/f00000.jsonl"] += "{broken\n"
     eng = make_engagement(files)
-    report = ingest(eng)
+    report = ingest(eng).data
     assert report.totals == {"read": 10_001, "accepted": 10_000, "quarantined": 1, "files": 10_000,
                              "refused_files": 0}
     text = report.render(top=5)
     assert "d00/f00000.jsonl" in text and "(9,995 more files)" in text and len(text.splitlines()) < 20
-    assert pl.read_parquet(eng.artifact("calls.parquet"), columns=["call_id"])["call_id"].n_unique() == 10_000
+    assert pl.read_parquet(eng.artifacts.path("calls"), columns=["call_id"])["call_id"].n_unique() == 10_000
 
 
 def _many_records(n: int, canonical_record, shuffled: bool) -> list[dict]:
@@ -217,10 +217,10 @@ def test_big_file_is_streamed_in_chunks(make_engagement, canonical_record, jsonl
 
     monkeypatch.setattr(ingest_module, "write_sorted_calls", spy)
     eng = make_engagement({"big.jsonl.gz": gzip.compress(data, mtime=0)})
-    report = ingest(eng)
+    report = ingest(eng).data
     assert parts[0] > 50  # it really went through many chunks
     assert (report.read, report.accepted, report.quarantined) == (n + 1, n, 1)
-    df = pl.read_parquet(eng.artifact("calls.parquet"))
+    df = pl.read_parquet(eng.artifacts.path("calls"))
     assert df["call_id"].to_list() == [f"id{i:06d}" for i in range(n)]
     assert df["timestamp"].is_sorted()
     # the first occurrence (line 11) won over its copy at line 1235
@@ -243,11 +243,11 @@ def test_worker_processes_give_the_same_artifacts(make_engagement, canonical_rec
     monkeypatch.setattr(ingest_module._Workers, "__init__",
                         lambda self, n, workdir: started.append(n) or real_init(self, n, workdir))
     parallel = make_engagement(files, name="parallel")
-    report = ingest(parallel)
+    report = ingest(parallel).data
     assert started == [2]
     assert (report.accepted, report.quarantined) == (1500, 6)
-    for name in ("calls.parquet", "quarantine.jsonl"):
-        assert parallel.artifact(name).read_bytes() == serial.artifact(name).read_bytes()
+    for name in ("calls", "quarantine"):
+        assert parallel.artifacts.path(name).read_bytes() == serial.artifacts.path(name).read_bytes()
 
 
 def test_a_dead_worker_falls_back_to_this_process(make_engagement, canonical_record, jsonl, monkeypatch):
@@ -261,10 +261,10 @@ def test_a_dead_worker_falls_back_to_this_process(make_engagement, canonical_rec
     monkeypatch.setattr(ingest_module._Workers, "__init__",
                         lambda self, n, workdir: started.append(n) or real_init(self, n, workdir))
     eng = make_engagement({"a.jsonl": jsonl(_many_records(400, canonical_record, shuffled=True))})
-    report = ingest(eng)
+    report = ingest(eng).data
     assert started == [2]
     assert (report.read, report.accepted) == (400, 400)
-    assert pl.read_parquet(eng.artifact("calls.parquet"))["call_id"].is_sorted()
+    assert pl.read_parquet(eng.artifacts.path("calls"))["call_id"].is_sorted()
 
 
 def test_worker_count_follows_idle_cores(monkeypatch):

@@ -192,14 +192,14 @@ def test_canaries_never_pass_the_scrub_step(tmp_path: Path, monkeypatch: pytest.
     monkeypatch.setenv("FDE_PII_KEY", "9f1c2e7a4b6d8f0a1c3e5a7b9d1f3e5a7c9e1b3d5f7a9c1e3b5d7f9a1c3e5b7d")
     eng = Engagement.load(root)
 
-    totals = ingest(eng).to_dict()["totals"]
+    totals = ingest(eng).data.to_dict()["totals"]
     assert totals["accepted"] >= 210 and totals["quarantined"] > 0  # the demo logs hold some bad records
     # the canaries really went in: the raw S1 table holds them
     raw_text = _text_of(eng.artifacts_dir / "calls.parquet")
     assert all(c in raw_text for c in (EMAIL, CARD, SSN, IBAN, POLICY, SECRET, PERSON))
     scrub(eng)
     profile(eng)
-    tasks = discover(eng, embedder=hash_embedder)  # a bag-of-words stand-in for MiniLM: seconds
+    tasks = discover(eng, embedder=hash_embedder).data  # a bag-of-words stand-in for MiniLM: seconds
 
     # the routing calls are one SLM candidate task with three labels, the contact updates one with a tool call
     task_id, contact_id = _task_of(eng, ROUTE_SYSTEM), _task_of(eng, CONTACT_SYSTEM)
@@ -218,11 +218,11 @@ def test_canaries_never_pass_the_scrub_step(tmp_path: Path, monkeypatch: pytest.
             assert "too few distinct examples" in str(e), e
     assert {task_id, contact_id} <= set(built)
     assert json.loads((eng.artifacts_dir / "datasets" / task_id / "dataset.json").read_text())["labels"] == sorted(ROUTES)
-    tr = finetune(eng, task_id, max_steps=2)
+    tr = finetune(eng, task_id, max_steps=2).data
     assert tr["result"]["steps"] == 2 and tr["candidate"]["id"] == "toy"
-    rep = evaluate(eng, task_id, embedder=hash_embedder)
+    rep = evaluate(eng, task_id, embedder=hash_embedder).data
     assert set(rep["variants"]) == {"base", "few_shot", "fine_tuned"} and rep["examples"] > 0
-    data = roi(eng)
+    data = roi(eng).data
     assert data["status"] == "complete" and data["tasks"] == [task_id]
     written = run_phases(eng)  # phases=None: every phase notebook, then the executive summary slides
 

@@ -104,7 +104,7 @@ def test_no_canary_in_any_artifact_and_the_vault_round_trips(tmp_path: Path, mon
     (root / "engagement.yaml").write_text(yaml.safe_dump({"name": "acme", "pii": {
         **PII, "sensitivity": [{"name": "legal", "keywords": ["reset link"], "action": "restrict"}]}}))
     monkeypatch.setenv("FDE_PII_KEY", KEY.hex())
-    report = scrub(Engagement.load(root))
+    report = scrub(Engagement.load(root)).data
     assert report["records"]["restricted"] == 3
 
     scanned = 0

@@ -248,7 +248,7 @@ def eng(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Engagement:
 
 
 def test_scrub_step_writes_artifacts_and_skips_when_fresh(eng: Engagement, monkeypatch: pytest.MonkeyPatch) -> None:
-    report = scrub(eng)
+    report = scrub(eng).data
     art = eng.artifacts_dir
     assert report["records"] == {"in": 3, "curated": 2, "restricted": 1, "dropped": 0}
     curated = pl.read_parquet(art / "curated.parquet")
@@ -268,7 +268,8 @@ def test_scrub_step_writes_artifacts_and_skips_when_fresh(eng: Engagement, monke
 
     monkeypatch.setattr(step_module, "curate_calls", lambda *a, **k: pytest.fail("should have skipped"))
     again = scrub(Engagement.load(eng.root))
-    assert again["skipped"] and again["records"] == report["records"]
+    assert again.skipped and again.data["records"] == report["records"]
+    assert str(again).startswith("scrub: up to date")
 
 
 def test_scrub_step_reruns_when_pii_settings_change(eng: Engagement) -> None:
@@ -276,11 +277,11 @@ def test_scrub_step_reruns_when_pii_settings_change(eng: Engagement) -> None:
     cfg = yaml.safe_load((eng.root / "engagement.yaml").read_text())
     cfg["pii"]["sensitivity"] = []
     (eng.root / "engagement.yaml").write_text(yaml.safe_dump(cfg))
-    report = scrub(Engagement.load(eng.root))
-    assert "skipped" not in report and report["records"]["restricted"] == 0
+    rerun = scrub(Engagement.load(eng.root))
+    assert not rerun.skipped and rerun.data["records"]["restricted"] == 0
     cfg["roi"] = {"horizon_years": 5}  # another section: the scrub does not run again
     (eng.root / "engagement.yaml").write_text(yaml.safe_dump(cfg))
-    assert scrub(Engagement.load(eng.root)).get("skipped")
+    assert scrub(Engagement.load(eng.root)).skipped
     assert not (eng.artifacts_dir / "restricted.parquet").exists()  # no stale partition left behind
 
 
@@ -296,4 +297,4 @@ def test_scrub_step_needs_ingest_and_a_key(tmp_path: Path, monkeypatch: pytest.M
     with pytest.raises(FdeError, match="FDE_PII_KEY"):
         scrub(Engagement.load(root))
     monkeypatch.setenv("FDE_PII_KEY", "cd" * 32)
-    assert scrub(Engagement.load(root))["records"]["curated"] == 1
+    assert scrub(Engagement.load(root)).data["records"]["curated"] == 1

@@ -153,7 +153,7 @@ def eng(tmp_path):
 
 
 def test_profile_step_writes_artifacts_and_skips_when_fresh(eng, monkeypatch):
-    prof = profile(eng)
+    prof = profile(eng).data
     out = eng.artifacts_dir / "profile.json"
     assert json.loads(out.read_text()) == prof
     assert prof["ingest"]["totals"]["quarantined"] == 3
@@ -168,7 +168,7 @@ def test_profile_step_writes_artifacts_and_skips_when_fresh(eng, monkeypatch):
         raise AssertionError("profile recomputed although its inputs did not change")
 
     monkeypatch.setattr(profile_mod, "profile_calls", boom)
-    assert profile(Engagement.load(eng.root)) == prof
+    assert profile(Engagement.load(eng.root)).data == prof
     with pytest.raises(AssertionError):
         profile(Engagement.load(eng.root), force=True)
 
@@ -208,11 +208,11 @@ def test_error_kinds_group_messages_that_differ_in_details():
 
 def test_error_texts_in_the_profile_come_only_from_curated_calls(eng):
     """Error kinds end up in reports: before `fde scrub` they are withheld, after it they are the curated text."""
-    kinds = {k["error_kind"] for k in profile(eng)["errors"]["kinds"]}
+    kinds = {k["error_kind"] for k in profile(eng).data["errors"]["kinds"]}
     assert kinds == {profile_mod.ERROR_TEXT_WITHHELD}
     curated = pl.read_parquet(eng.artifacts_dir / "calls.parquet").with_columns(
         pl.when(pl.col("error").is_not_null()).then(pl.lit("Invalid recipient <EMAIL_7f3a9b2cde1f>"))
         .alias("error"))
     curated.write_parquet(eng.artifacts_dir / "curated.parquet")
-    kinds = {k["error_kind"] for k in profile(Engagement.load(eng.root))["errors"]["kinds"]}
+    kinds = {k["error_kind"] for k in profile(Engagement.load(eng.root)).data["errors"]["kinds"]}
     assert kinds == {"Invalid recipient <EMAIL_7f3a9b2cde1f>"}

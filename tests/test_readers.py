@@ -19,7 +19,7 @@ from fde_toolkit.logs.schema import CALL_SCHEMA
 
 
 def calls_of(eng) -> pl.DataFrame:
-    df = pl.read_parquet(eng.artifact("calls.parquet"))
+    df = pl.read_parquet(eng.artifacts.path("calls"))
     assert dict(df.schema) == CALL_SCHEMA
     return df
 
@@ -43,7 +43,7 @@ def test_canonical_fields_timestamps_tool_calls_and_metadata(make_engagement, ca
                          status="error", error={"message": "boom"}, cost_usd=0.5),
     ]
     eng = make_engagement({"calls.jsonl": jsonl(recs)})
-    report = ingest(eng)
+    report = ingest(eng).data
     assert (report.read, report.accepted, report.quarantined) == (3, 3, 0)
     rows = by_id(calls_of(eng))
     r1, r2, r3 = rows["c1"], rows["c2"], rows["c3"]
@@ -94,7 +94,7 @@ def test_openai_errors_instead_of_a_response(make_engagement, openai_pair, jsonl
             openai_pair(2, response=None, status_code=503),
             openai_pair(3, response={"error": {"message": "context length exceeded"}})]
     eng = make_engagement({"errors.jsonl": jsonl(recs)})
-    report = ingest(eng)
+    report = ingest(eng).data
     assert report.accepted == 3
     df = calls_of(eng).sort("source")
     assert df["status"].to_list() == ["error"] * 3
@@ -190,7 +190,7 @@ def otel_spans():
 def test_otel_document_spans_and_non_llm_span(make_engagement, quarantine):
     doc = json.dumps(_export(otel_spans()), indent=2)  # a pretty-printed whole-file export
     eng = make_engagement({"traces/export.json": doc})
-    report = ingest(eng)
+    report = ingest(eng).data
     assert (report.read, report.accepted, report.quarantined) == (3, 2, 1)
     assert report.reasons == {"not an LLM call span": 1}
     [q] = quarantine(eng)
@@ -213,7 +213,7 @@ def test_otel_document_spans_and_non_llm_span(make_engagement, quarantine):
 def test_otel_one_export_per_line(make_engagement, jsonl):
     spans = otel_spans()
     eng = make_engagement({"otlp.jsonl": jsonl([_export(spans[:2]), _export(spans[2:])])})
-    report = ingest(eng)
+    report = ingest(eng).data
     assert (report.read, report.accepted, report.quarantined) == (3, 2, 1)
     assert sorted(calls_of(eng)["source"].to_list()) == ["otlp.jsonl:1", "otlp.jsonl:1"]
 
@@ -235,7 +235,7 @@ CSV_TEXT = ("request_id,created_at,model_name,prompt_text,system_text,completion
 
 def test_csv_with_mapping_vectorised_types_and_metadata(make_engagement, quarantine):
     eng = make_engagement({"exports/calls.csv": CSV_TEXT}, sources=[CSV_SOURCE])
-    report = ingest(eng)
+    report = ingest(eng).data
     assert (report.read, report.accepted, report.quarantined) == (4, 2, 2)
     assert report.files[0].format == "csv"
     q = {r["line"]: r for r in quarantine(eng)}
@@ -264,7 +264,7 @@ def test_parquet_with_mapping_native_types_and_messages_column(make_engagement, 
     src = {"glob": "**/*.parquet", "mapping": {"call_id": "id", "timestamp": "ts", "model": "llm",
                                                "messages": "conversation", "input_tokens": "tokens_in"}}
     eng = make_engagement({"db/export.parquet": buf.getvalue()}, sources=[src])
-    report = ingest(eng)
+    report = ingest(eng).data
     assert (report.read, report.accepted, report.quarantined) == (2, 2, 0)
     rows = by_id(calls_of(eng))
     assert rows["p2"]["messages"] == [{"role": "system", "content": "s"}, {"role": "user", "content": "b"}]
@@ -280,7 +280,7 @@ def test_epoch_column_with_unit_and_json_messages(make_engagement, quarantine):
     src = {"glob": "*.csv", "timestamp_unit": "ms",
            "mapping": {"call_id": "id", "timestamp": "t", "model": "m", "messages": "msgs"}}
     eng = make_engagement({"e.csv": text}, sources=[src])
-    report = ingest(eng)
+    report = ingest(eng).data
     assert (report.accepted, report.quarantined) == (1, 2)
     assert calls_of(eng)["timestamp"].to_list() == [utc(2025, 3, 1, 10)]
     q3, q4 = quarantine(eng)
@@ -289,17 +289,17 @@ def test_epoch_column_with_unit_and_json_messages(make_engagement, quarantine):
     # all rows valid JSON: the vectorised decode path flags the missing role the same way
     eng2 = make_engagement({"e.csv": "\n".join(text.splitlines()[:2] + text.splitlines()[3:]) + "\n"},
                            sources=[src], name="eng2")
-    assert (ingest(eng2).accepted, [q["reason"] for q in quarantine(eng2)]) == (1, ["wrong type"])
+    assert (ingest(eng2).data.accepted, [q["reason"] for q in quarantine(eng2)]) == (1, ["wrong type"])
 
 
 def test_csv_without_mapping_or_with_a_missing_column_is_refused(make_engagement, quarantine):
     eng = make_engagement({"a.csv": CSV_TEXT})
-    report = ingest(eng)
+    report = ingest(eng).data
     assert report.files[0].refused.startswith("missing column mapping")
     assert "mapping" in report.files[0].refused and (report.read, report.quarantined) == (1, 1)
     src = {**CSV_SOURCE, "glob": "*.csv", "mapping": {**CSV_SOURCE["mapping"], "model": "engine"}}
     eng2 = make_engagement({"a.csv": CSV_TEXT}, sources=[src], name="eng2")
-    report2 = ingest(eng2)
+    report2 = ingest(eng2).data
     refused = report2.files[0].refused
     assert refused.startswith("missing column") and "'engine'" in refused and "sources[0].mapping.model" in refused
     [q] = quarantine(eng2)
@@ -333,7 +333,7 @@ def test_gzip_of_every_format_is_read_by_magic_bytes(make_engagement, canonical_
     pq_source = {"glob": "exports/*.bin", "timestamp_format": "%d/%m/%Y %H:%M", "mapping": {
         "call_id": "request_id", "timestamp": "created_at", "model": "model_name", "prompt": "prompt_text"}}
     eng = make_engagement(files, sources=[pq_source, CSV_SOURCE, {"glob": "**/*"}])
-    report = ingest(eng)
+    report = ingest(eng).data
     formats = {f.file: f.format for f in report.files}
     assert formats == {"a.data": "canonical", "b.data": "openai", "c.data": "otel", "exports/d.csv.gz": "csv",
                        "exports/e.bin": "parquet"}
@@ -380,7 +380,7 @@ def test_format_override_beats_detection(make_engagement, canonical_record, json
     # canonical records forced through the OpenAI reader: no request -> missing model, counted
     files = {"forced/a.jsonl": jsonl([canonical_record(1)]), "auto/b.jsonl": jsonl([canonical_record(2)])}
     eng = make_engagement(files, sources=[{"glob": "forced/*", "format": "openai"}, {"glob": "**/*", "format": "auto"}])
-    report = ingest(eng)
+    report = ingest(eng).data
     fmt = {f.file: (f.format, f.accepted, f.quarantined) for f in report.files}
     assert fmt == {"forced/a.jsonl": ("openai", 0, 1), "auto/b.jsonl": ("canonical", 1, 0)}
     [q] = quarantine(eng)

@@ -31,7 +31,7 @@ def eng(tmp_path):
 
 
 def test_roi_writes_json_and_figures_then_skips(eng):
-    data = roi(eng)
+    data = roi(eng).data
     assert data["status"] == "complete" and data["tasks"] == ["t001", "t002"]
     assert data["expanded_tasks"] == ["t003", "t004"] and data["next_tasks"] == ["t003", "t004"]
     on_disk = json.loads((eng.artifacts_dir / "roi.json").read_text())
@@ -45,12 +45,12 @@ def test_roi_writes_json_and_figures_then_skips(eng):
     assert on_disk["tier1"]["tasks"][0]["metrics"]["quality"]["measured"] == ["t001.quality"]
     assert set(figures_of(eng)) == set(FIGURES)
     assert "roi" in Engagement.load(eng.root).manifest.data["steps"]
-    assert roi(Engagement.load(eng.root)).get("skipped") is True
+    assert roi(Engagement.load(eng.root)).skipped
     assert load_roi(eng)["tier3"] == on_disk["tier3"]
 
 
 def test_changed_measurement_changes_only_the_figures_that_depend_on_it(eng):
-    data = roi(eng)
+    data = roi(eng).data
     before = figures_of(eng)
     assert roi(eng, force=True) and figures_of(eng) == before  # deterministic
     cases = [("t001.slm_latency_ms", lambda d: d["variants"]["fine_tuned"]["latency_ms"].update(p50=300.0)),
@@ -61,8 +61,9 @@ def test_changed_measurement_changes_only_the_figures_that_depend_on_it(eng):
         doc = json.loads(path.read_text())
         change(doc)
         path.write_text(json.dumps(doc))
-        data = roi(Engagement.load(eng.root))
-        assert not data.get("skipped")
+        result = roi(Engagement.load(eng.root))
+        data = result.data
+        assert not result.skipped
         after = figures_of(eng)
         depends = {k for k, spec in data["figures"].items() if mid in spec["measured"]}
         changed = {k for k in before if after[k] != before[k]}
@@ -86,7 +87,7 @@ def test_monte_carlo_is_reproducible_for_a_seed(eng):
 
 
 def test_scenarios_conservative_is_not_above_as_measured(eng):
-    data = roi(eng)
+    data = roi(eng).data
     s = {x["name"]: x for x in data["scenarios"]}
     assert {"as_measured", "conservative", "expanded"} <= set(s)
     for k in ("net_annual_benefit", "npv"):
@@ -108,7 +109,7 @@ def test_later_phase_measurements_replace_assumptions(eng):
     (eng.artifacts_dir / "routing.json").write_text(json.dumps({"tasks": {"t001": {"offload_share": 0.5,
                                                                                    "kept_agreement": 0.99}}}))
     (eng.artifacts_dir / "hardening.json").write_text(json.dumps({"tasks": [{"task": "t001", "latency_ms_p50": 80.0}]}))
-    data = roi(eng)
+    data = roi(eng).data
     t1 = data["tier1"]["tasks"][0]["metrics"]
     assert t1["offload_share"]["value"] == 0.5 and t1["offload_share"]["measured"] == ["t001.offload_share"]
     assert t1["offload_share"]["assumed"] == []
@@ -121,7 +122,7 @@ def test_later_phase_measurements_replace_assumptions(eng):
 
 def test_without_an_evaluation_the_roi_says_what_it_needs(tmp_path):
     eng = write_engagement(tmp_path / "early", evaluated=(), roi=ROI)
-    data = roi(eng)
+    data = roi(eng).data
     assert data["status"] == "incomplete" and data["tier3"] == {}
     assert "fde evaluate" in data["needs"][0] and "t001" in data["needs"][0]
     assert set(figures_of(eng)) == set(FIGURES)  # placeholders, so slides and reports still find them
@@ -137,7 +138,7 @@ def test_report_entry_turns_errors_into_needs(tmp_path):
 
 
 def test_render_and_what_if(eng):
-    data = roi(eng)
+    data = roi(eng).data
     text = render_roi(data)
     for part in ("Tier 1", "Tier 2", "Tier 3", "net annual benefit", "payback", "P10/P50/P90", "Scenarios",
                  "Biggest levers"):
@@ -152,7 +153,7 @@ def test_render_and_what_if(eng):
 
 
 def test_refinement_plan_and_drift(eng):
-    plan = refinement_plan(roi(eng))
+    plan = refinement_plan(roi(eng).data)
     assert [r["task"] for r in plan["next_tasks"]] == ["t003", "t004"]
     assert plan["next_tasks"][0]["in_expanded_scenario"]
     r = plan["retrain"][0]
@@ -163,14 +164,14 @@ def test_refinement_plan_and_drift(eng):
 
 def test_eval_of_an_unknown_task_is_left_out_with_a_note(eng):
     (eng.artifacts_dir / "eval" / "t999.json").write_text(json.dumps(eval_doc("t999")))
-    data = roi(eng)
+    data = roi(eng).data
     assert "t999" not in data["tasks"] and any("t999" in n for n in data["notes"])
 
 
 def test_paying_tasks_scenario_drops_tasks_that_cost_more_than_they_save(tmp_path):
     slow = eval_doc("t002", "json", agreement=0.9, latency_ms=4000.0)  # ten times slower than the LLM's 400 ms
     eng = write_engagement(tmp_path / "mixed", evaluated=("t001", "t002"), roi=ROI, evals={"t002": slow})
-    data = roi(eng)
+    data = roi(eng).data
     contrib = {r["task"]: r["metrics"]["net_contribution"]["value"] for r in data["tier1"]["tasks"]}
     assert contrib["t001"] > 0 > contrib["t002"]
     s = {x["name"]: x for x in data["scenarios"]}

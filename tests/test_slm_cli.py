@@ -58,7 +58,7 @@ def test_steps_through_the_cli(tmp_path, fde):
     assert "No --task given: the 1 SLM candidate task(s) from tasks.json, best first: t01." in out
     assert "Task t01 (fruit colours): output kind label" in out and "stratified by label" in out
     assert "datasets/t01/: train/val/test.jsonl" in out and "green" in out  # the strata table
-    assert "reused" in fde("dataset", eng.root, "--task", "t01")[1]  # unchanged: the manifest skips it
+    assert "dataset t01: up to date" in fde("dataset", eng.root, "--task", "t01")[1]  # unchanged: the manifest skips it
 
     code, out, err = fde("select", eng.root, "--task", "t01")
     assert code == 0, err

@@ -92,7 +92,7 @@ def test_infer_kind_labels_json_text():
 
 def test_build_dataset_writes_splits_export_and_skips_when_fresh(tmp_path):
     eng = toy_engagement(tmp_path / "acme", n=200)
-    info = build_dataset(eng, "t01")
+    info = build_dataset(eng, "t01").data
     folder = eng.artifacts_dir / "datasets" / "t01"
     for f in ("train.jsonl", "val.jsonl", "test.jsonl", "openai_train.jsonl", "openai_val.jsonl", "dataset.json"):
         assert (folder / f).is_file()
@@ -102,7 +102,7 @@ def test_build_dataset_writes_splits_export_and_skips_when_fresh(tmp_path):
     lines = (folder / "openai_train.jsonl").read_text().splitlines()
     assert len(lines) == info["splits"]["train"]
     assert json.loads(lines[0])["messages"][-1]["role"] == "assistant"
-    assert build_dataset(eng, "t01").get("skipped") is True
+    assert build_dataset(eng, "t01").skipped
     with pytest.raises(FdeError, match="not in tasks.json"):
         build_dataset(eng, "t99")
 

@@ -10,7 +10,6 @@ from slm_toy import hash_embedder, one_thread, save_bpe_candidate, save_toy_cand
 from fde_toolkit import FdeError
 from fde_toolkit.slm import build_dataset, finetune
 from fde_toolkit.slm import figures as fig
-from fde_toolkit.slm.datasets import read_jsonl
 from fde_toolkit.slm.evaluation import evaluate
 from fde_toolkit.slm.selection import rank_candidates, select_candidates
 
@@ -22,14 +21,14 @@ FT = {"train": {"lr": 0.02, "epochs": 50, "max_steps": 30, "eval_every": 10, "ch
 
 def test_label_task_end_to_end(tmp_path):
     eng = toy_engagement(tmp_path / "acme", n=160, candidate_folder=save_toy_candidate(tmp_path / "toy"), finetune=FT)
-    info = build_dataset(eng, "t01")
+    info = build_dataset(eng, "t01").data
     assert info["output_kind"] == "label"
 
-    sel = select_candidates(eng, "t01", embedder=hash_embedder, progress=False)
+    sel = select_candidates(eng, "t01", embedder=hash_embedder, progress=False).data
     assert sel["best"] == "toy" and sel["ranking"][0]["zero_shot"]["n"] == 12
     assert (eng.artifacts_dir / "select" / "t01.json").is_file()
 
-    tr = finetune(eng, "t01")
+    tr = finetune(eng, "t01").data
     mdir = eng.artifacts_dir / "models" / "t01"
     assert tr["result"]["steps"] == 30 and tr["candidate"]["id"] == "toy"
     for f in ("adapter/adapter_config.json", "adapter/adapter_model.safetensors", "curves.json", "training.json",
@@ -38,20 +37,20 @@ def test_label_task_end_to_end(tmp_path):
     card = (mdir / "model_card.md").read_text()
     for section in ("## Base model", "## Data", "## Training", "## Metrics", "## Intended use", "## Known limits"):
         assert section in card
-    assert finetune(eng, "t01").get("skipped") is True  # nothing changed: the manifest skips it
+    assert finetune(eng, "t01").skipped  # nothing changed: the manifest skips it
 
-    more = finetune(eng, "t01", resume=True, max_steps=40)
+    more = finetune(eng, "t01", resume=True, max_steps=40).data
     assert more["result"]["steps"] == 40 and more["resumed"] is True
     steps = [c["step"] for c in json.loads((mdir / "curves.json").read_text())["train"]]
     assert steps == list(range(1, 41))
 
-    rep = evaluate(eng, "t01", embedder=hash_embedder)
+    rep = evaluate(eng, "t01", embedder=hash_embedder).data
     assert set(rep["variants"]) == {"base", "few_shot", "fine_tuned"}
     ft = rep["variants"]["fine_tuned"]
     assert ft["metrics"]["accuracy"] > rep["variants"]["base"]["metrics"]["accuracy"]
     assert ft["cost"]["per_task_usd"] > 0 and rep["llm"]["cost_per_task_usd"] == pytest.approx(0.001)
     assert "| fine_tuned |" in (mdir / "model_card.md").read_text()
-    preds = read_jsonl(eng.artifacts_dir / "eval" / "t01_predictions.jsonl")
+    preds = eng.artifacts.read("predictions", "t01")
     assert len(preds) == rep["examples"] and {"base", "few_shot", "fine_tuned", "target"} <= set(preds[0])
     assert {p["fine_tuned"] for p in preds} <= {"green", "purple", "red", "yellow"}
 
@@ -66,12 +65,12 @@ def test_label_task_end_to_end(tmp_path):
 def test_tool_call_task_end_to_end(tmp_path):
     eng = toy_engagement(tmp_path / "tools", n=80, task="tool_call", candidate_folder=save_bpe_candidate(tmp_path / "bpe"),
                          finetune={**FT, "train": {**FT["train"], "max_steps": 8}})
-    info = build_dataset(eng, "t01")
+    info = build_dataset(eng, "t01").data
     assert info["output_kind"] == "tool_call" and len(info["tools"]) == 4
     finetune(eng, "t01")
-    rep = evaluate(eng, "t01", embedder=hash_embedder)
+    rep = evaluate(eng, "t01", embedder=hash_embedder).data
     names = {"paint_yellow", "paint_red", "paint_green", "paint_purple"}
-    preds = read_jsonl(eng.artifacts_dir / "eval" / "t01_predictions.jsonl")
+    preds = eng.artifacts.read("predictions", "t01")
     assert all(any(p["fine_tuned"].startswith('{"name": "%s"' % n) for n in names) for p in preds)
     assert set(rep["metric_names"]) >= {"name_accuracy", "call_accuracy"}
 

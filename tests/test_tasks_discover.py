@@ -293,20 +293,21 @@ def test_discover_step_writes_artifacts_and_skips_when_fresh(tmp_path: Path) -> 
     calls.write_parquet(root / "artifacts" / "curated.parquet")
     emb = BagOfWords()
     eng = Engagement.load(root)
-    tasks = discover(eng, embedder=emb)
+    tasks = discover(eng, embedder=emb).data
     assert tasks["tasks"][0]["name"] == "intake"
-    parquet = pl.read_parquet(eng.artifact("tasks.parquet"))
+    parquet = pl.read_parquet(eng.artifacts.path("task_assignments"))
     assert parquet.columns == ["call_id", "step_id", "task_id", "distance"] and parquet.height == calls.height
-    assert json.loads(eng.artifact("tasks.json").read_text())["k"] == tasks["k"]
+    assert eng.artifacts.tasks()["k"] == tasks["k"]
     rec = eng.manifest.data["steps"]["discover"]
     assert rec["summary"]["tasks"] == tasks["k"] and "artifacts/tasks.json" in rec["outputs"]
     assert any(p.suffix == ".npz" for p in (root / ".cache" / "embeddings").rglob("*"))
     # fresh: skipped, nothing embedded again
     n = emb.texts
-    assert discover(Engagement.load(root), embedder=emb) == json.loads(eng.artifact("tasks.json").read_text())
+    fresh = discover(Engagement.load(root), embedder=emb)
+    assert fresh.skipped and fresh.data == eng.artifacts.tasks()
     assert emb.texts == n
     # forced: runs again, every request comes from the cache
-    again = discover(Engagement.load(root), force=True, embedder=emb)
+    again = discover(Engagement.load(root), force=True, embedder=emb).data
     assert emb.texts == n and again["embedding"]["embedded_now"] == 0 and again["embedding"]["from_cache"] > 0
 
 

@@ -58,7 +58,7 @@ def _demo_calls(tmp_path: Path, n: int) -> tuple[pl.DataFrame, pl.DataFrame]:
     write_demo_logs(tmp_path / "logs", n_calls=n, days=5, seed=7)
     eng = new_engagement(tmp_path / "demo", logs=tmp_path / "logs", link=True)
     ingest(eng)
-    calls = pl.read_parquet(eng.artifact("calls.parquet"))
+    calls = pl.read_parquet(eng.artifacts.path("calls"))
     truth = demo_ground_truth(n_calls=n, days=5, seed=7)
     by_line = truth.filter(pl.col("line").is_not_null()).select(
         (pl.col("file") + ":" + pl.col("line").cast(pl.String)).alias("source"), "task_type", "label")

@@ -41,6 +41,7 @@ from tqdm import tqdm
 
 from fde_toolkit import FdeError
 from fde_toolkit.engagement import Engagement
+from fde_toolkit.step import StepOutputs, StepResult, run_step
 from fde_toolkit.logs import canonical, jsonl, openai, otel
 from fde_toolkit.logs.detect import EMPTY, csv_separator, sniff_format, source_for
 from fde_toolkit.logs.jsonl import FileRefused, RecordError, iter_segments, parse_lines, read_range, rows_to_frame
@@ -79,7 +80,6 @@ class IngestReport:
     reasons: dict[str, int]
     totals: dict[str, int]
     unpriced_models: list[str] = field(default_factory=list)
-    skipped: bool = False
 
     @property
     def read(self) -> int:
@@ -106,9 +106,6 @@ class IngestReport:
         """A readable summary: totals, counts by file (the worst `top` when there are many), by reason."""
         t = self.totals
         out = []
-        if self.skipped:
-            out.append("Ingest unchanged, skipped: the raw files and engagement.yaml are as at the last run "
-                       "(use --force to redo it).")
         out.append(f"Ingest: {t.get('files', 0):,} files, {t.get('read', 0):,} records read: "
                    f"{t.get('accepted', 0):,} accepted, {t.get('quarantined', 0):,} quarantined"
                    + (f", {t['refused_files']:,} file(s) refused." if t.get("refused_files") else "."))
@@ -700,8 +697,8 @@ def _run(eng: Engagement, files: list[Path]) -> IngestReport:
             run.finish()
         calls_tmp = workdir / "calls.parquet"
         write_sorted_calls(run.parts, run.drops, calls_tmp, workdir, max(jsonl.CHUNK_ROWS, 1), run.bounds)
-        os.replace(calls_tmp, eng.artifact("calls.parquet"))
-        os.replace(run.quarantine, eng.artifact("quarantine.jsonl"))
+        os.replace(calls_tmp, eng.artifacts.path("calls"))
+        os.replace(run.quarantine, eng.artifacts.path("quarantine"))
     finally:
         if gc_was_on:
             gc.enable()
@@ -715,7 +712,7 @@ def _run(eng: Engagement, files: list[Path]) -> IngestReport:
                         unpriced_models=sorted(run.unpriced))
 
 
-def ingest(eng: Engagement, force: bool = False) -> IngestReport:
+def ingest(eng: Engagement, force: bool = False) -> StepResult[IngestReport]:
     """Read every file under data/raw/ into calls.parquet, quarantine.jsonl and ingest_report.json.
 
     Skipped (the previous report is returned) when the raw files and the settings ingest reads (sources,
@@ -727,20 +724,23 @@ def ingest(eng: Engagement, force: bool = False) -> IngestReport:
                        "(or create the engagement with `fde new NAME --logs DIR`) and run again.")
     for i, source in enumerate(eng.config.sources):
         check_mapping(source, i)
-    report_path = eng.artifact("ingest_report.json")
     params = {"ingest_version": INGEST_VERSION, "max_latency_ms": MAX_LATENCY_MS,
               **eng.config.model_dump(mode="json", include={"sources", "prices", "currency"})}
-    inputs = files
-    with eng.step("ingest", inputs=inputs, params=params, force=force) as run:
-        if run.skip:
-            try:
-                report = IngestReport.from_dict(json.loads(report_path.read_text(encoding="utf-8")))
-            except (OSError, ValueError, TypeError):
-                raise FdeError(f"{report_path}: missing or unreadable. Run `fde ingest --force` to rebuild it.") from None
-            report.skipped = True
-            return report
+
+    def make(out: StepOutputs) -> IngestReport:
         report = _run(eng, files)
-        report_path.write_text(json.dumps(report.to_dict(), indent=2), encoding="utf-8")
-        run.outputs = [eng.artifact("calls.parquet"), eng.artifact("quarantine.jsonl"), report_path]
-        run.summary = dict(report.totals)
-    return report
+        out.add(eng.artifacts.path("calls"))
+        out.add(eng.artifacts.path("quarantine"))
+        out.write("ingest_report", report.to_dict(), indent=2)
+        out.summary = dict(report.totals)
+        return report
+
+    def previous() -> IngestReport:
+        try:
+            return IngestReport.from_dict(eng.artifacts.read("ingest_report"))
+        except (TypeError, AttributeError):
+            raise FdeError(f"{eng.display(eng.artifacts.path('ingest_report'))}: unreadable. "
+                           f"Run `fde ingest --force {eng.display_root}` to rebuild it.") from None
+
+    return run_step(eng, "ingest", inputs=files, params=params, make=make, previous=previous,
+                    render=IngestReport.render, force=force)

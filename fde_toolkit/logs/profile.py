@@ -11,7 +11,6 @@ never read. Costs are only summed where known: a model without a price is listed
 
 from __future__ import annotations
 
-import json
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ import polars as pl
 from fde_toolkit import FdeError
 from fde_toolkit.engagement import Engagement
 from fde_toolkit.logs.schema import CALL_SCHEMA
+from fde_toolkit.step import StepOutputs, StepResult, run_step
 
 PROFILE_VERSION = 1
 QUANTILES = {"p50": 0.5, "p90": 0.9, "p99": 0.99}
@@ -437,17 +437,6 @@ def ingest_summary(report: dict[str, Any]) -> dict[str, Any]:
     })
 
 
-def _read_ingest_report(path: Path) -> dict[str, Any]:
-    try:
-        report = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as e:
-        raise FdeError(f"{path}: cannot read the ingest report ({e.__class__.__name__}). "
-                       f"Run `fde ingest --force` to rewrite it.") from None
-    if not isinstance(report, dict):
-        raise FdeError(f"{path}: expected a JSON object. Run `fde ingest --force` to rewrite it.")
-    return report
-
-
 ERROR_TEXT_WITHHELD = "(error text withheld until `fde scrub` has run)"
 
 
@@ -460,35 +449,34 @@ def _with_curated_errors(calls: pl.LazyFrame, curated: Path) -> pl.LazyFrame:
     return calls.drop("error").join(pl.scan_parquet(curated).select("call_id", "error"), on="call_id", how="left")
 
 
-def profile(eng: Engagement, force: bool = False) -> dict[str, Any]:
+def profile(eng: Engagement, force: bool = False) -> StepResult[dict[str, Any]]:
     """Profile the engagement's accepted calls; write profile.json and one plotly JSON per figure."""
     from fde_toolkit import viz
 
-    calls = eng.require("calls.parquet", made_by="ingest")
-    ingest_report = eng.artifacts_dir / "ingest_report.json"
-    curated = eng.artifacts_dir / "curated.parquet"
+    arts = eng.artifacts
+    calls = arts.require("calls")
+    ingest_report, curated = arts.path("ingest_report"), arts.path("curated")
     inputs = [calls] + [p for p in (ingest_report, curated) if p.is_file()]
-    out = eng.artifact("profile.json")
-    fig_dir = eng.artifacts_dir / "figures"
     params = {"version": PROFILE_VERSION, "figures": sorted(viz.FIGURES)}
-    with eng.step("profile", inputs=inputs, params=params, force=force) as run:
-        if run.skip:
-            return json.loads(out.read_text(encoding="utf-8"))
+
+    def make(out: StepOutputs) -> dict[str, Any]:
         try:
             prof = profile_calls(_with_curated_errors(pl.scan_parquet(calls), curated))
         except (pl.exceptions.ComputeError, OSError) as e:
-            raise FdeError(f"{calls}: cannot read the call table ({e.__class__.__name__}). "
-                           f"Run `fde ingest --force {eng.root}` to rebuild it.") from None
+            raise FdeError(f"{eng.display(calls)}: cannot read the call table ({e.__class__.__name__}). "
+                           f"Run `fde ingest --force {eng.display_root}` to rebuild it.") from None
         if ingest_report.is_file():
-            prof["ingest"] = ingest_summary(_read_ingest_report(ingest_report))
-        out.write_text(json.dumps(prof, indent=1, ensure_ascii=False), encoding="utf-8")
-        fig_dir.mkdir(parents=True, exist_ok=True)
-        figures = [viz.save_figure(build(prof), fig_dir / f"{name}.json") for name, build in viz.FIGURES.items()]
-        run.outputs = [out, *figures]
-        run.summary = {"calls": prof["totals"]["calls"], "models": prof["totals"]["models"],
+            prof["ingest"] = ingest_summary(arts.read("ingest_report"))
+        out.write("profile", prof)
+        for name, build in viz.FIGURES.items():
+            out.add(viz.save_figure(build(prof), arts.path("figure", name)))
+        out.summary = {"calls": prof["totals"]["calls"], "models": prof["totals"]["models"],
                        "cost_usd_known": prof["cost"]["known_usd"],
                        "unpriced_models": [u["model"] for u in prof["cost"]["unpriced_models"]]}
-    return prof
+        return prof
+
+    return run_step(eng, "profile", inputs=inputs, params=params, make=make, previous=arts.profile,
+                    render=render_summary, force=force)
 
 
 # ----------------------------------------------------------------------------- terminal summary

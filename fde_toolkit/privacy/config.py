@@ -9,7 +9,7 @@ import phonenumbers
 import polars as pl
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
-from fde_toolkit import FdeError
+from fde_toolkit import invalid_section
 
 Operator = Literal["pseudonymize", "mask", "drop", "keep"]
 Action = Literal["drop", "restrict", "flag"]
@@ -213,21 +213,9 @@ class PiiConfig(_Strict):
         return self.model_dump(mode="json")
 
 
-def _loc(loc: tuple[Any, ...]) -> str:
-    out = "pii"
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else f".{part}"
-    return out
-
-
 def parse_pii_config(raw: dict[str, Any] | None, source: str = "engagement.yaml") -> PiiConfig:
     """Validate the `pii:` mapping; an FdeError names each bad field (pii.patterns[0].regex) and the fix."""
     try:
         return PiiConfig.model_validate(raw or {})
     except ValidationError as err:
-        lines = [f"{source}: the pii section is not valid:"]
-        for e in err.errors():
-            msg = e["msg"].removeprefix("Value error, ")
-            lines.append(f"  - {_loc(tuple(e['loc']))}: {msg}")
-        lines.append("Fix these fields (see templates/engagement.yaml for every pii option) and run again.")
-        raise FdeError("\n".join(lines)) from None
+        raise invalid_section(source, "pii", err, "the pii options in templates/engagement.yaml") from None

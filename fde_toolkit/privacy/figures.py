@@ -1,6 +1,6 @@
 """Figures for the notebook's "Data curation" section, built from pii_report.json (counts only).
 
-    report = json.loads(eng.artifact("pii_report.json").read_text())
+    report = eng.artifacts.read("pii_report")
     privacy.figures.entities_by_type(report)
 
 The shared theme (fde_toolkit.viz, template "fde") applies when that module is importable.

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -15,8 +14,6 @@ def render_report(report: dict[str, Any]) -> str:
     """A short terminal summary of a pii_report (counts only)."""
     r, e, s = report["records"], report["entities"], report["sensitivity"]
     lines = []
-    if report.get("skipped"):
-        lines.append("Calls and pii settings unchanged: showing the previous report (use --force to redo).")
     lines.append(f"Scrubbed {r['in']:,} calls in {report['seconds']['total']:.1f} s: {r['curated']:,} curated, "
                  f"{r['restricted']:,} restricted, {r['dropped']:,} dropped.")
     share = (e["records_with_pii"] / r["in"] * 100) if r["in"] else 0.0
@@ -40,8 +37,7 @@ def render_report(report: dict[str, Any]) -> str:
 
 def load_report(eng: "Engagement") -> dict[str, Any] | None:
     """The engagement's pii_report.json, or None when `fde scrub` has not run yet."""
-    path = eng.artifacts_dir / "pii_report.json"
-    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+    return eng.artifacts.optional("pii_report")
 
 
 def curation_table(report: dict[str, Any] | None) -> Any:

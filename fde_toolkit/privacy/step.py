@@ -1,20 +1,20 @@
 """The `scrub` step of an engagement: calls.parquet in, curated data and the PII report out.
 
-    report = scrub(Engagement.load("engagements/acme"))   # what `fde scrub` runs
+    result = scrub(open_engagement("engagements/acme"))   # what `fde scrub` runs; result.data: the report
 """
 
 from __future__ import annotations
 
-import json
-import os
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from fde_toolkit.privacy.config import PiiConfig, parse_pii_config
+from fde_toolkit.privacy.config import PiiConfig
 from fde_toolkit.privacy.curation import curate_calls
 from fde_toolkit.privacy.pseudonym import key_id, load_key
+from fde_toolkit.privacy.report import render_report
 from fde_toolkit.privacy.vault import write_vault
+from fde_toolkit.step import StepOutputs, StepResult, run_step
 
 if TYPE_CHECKING:
     from fde_toolkit.engagement import Engagement
@@ -22,46 +22,29 @@ if TYPE_CHECKING:
 
 def load_config(eng: "Engagement") -> PiiConfig:
     """The engagement's validated `pii:` settings."""
-    return parse_pii_config(eng.config.pii, source=str(eng.root / "engagement.yaml"))
+    return eng.config.pii
 
 
-def _write_parquet(df: pl.DataFrame, path: os.PathLike) -> None:
-    tmp = f"{path}.tmp"
-    df.write_parquet(tmp)
-    os.replace(tmp, path)
-
-
-def scrub(eng: "Engagement", force: bool = False) -> dict[str, Any]:
+def scrub(eng: "Engagement", force: bool = False) -> StepResult[dict[str, Any]]:
     """`fde scrub`: artifacts/calls.parquet -> curated.parquet (+ restricted.parquet, pii_vault.enc) and
-    pii_report.json. Skipped, returning the previous report with `skipped: True`, when the calls, the
-    `pii:` settings and the key did not change."""
-    calls_path = eng.require("calls.parquet", made_by="ingest")
-    config = load_config(eng)
+    pii_report.json. Skipped when the calls, the `pii:` settings and the key did not change."""
+    arts = eng.artifacts
+    calls_path = arts.require("calls")
+    config = eng.config.pii
     key = load_key(eng.root, config.key_file)
     params = {"pii": config.fingerprint(), "key_id": key_id(key)}
-    inputs = [calls_path]
-    report_path = eng.artifact("pii_report.json")
-    with eng.step("scrub", inputs, params, force=force) as run:
-        if run.skip:
-            report = json.loads(report_path.read_text(encoding="utf-8"))
-            report["skipped"] = True
-            return report
+
+    def make(out: StepOutputs) -> dict[str, Any]:
         result = curate_calls(pl.read_parquet(calls_path), config, key)
-        curated_path = eng.artifact("curated.parquet")
-        _write_parquet(result.curated, curated_path)
-        outputs = [curated_path]
-        restricted_path = eng.artifact("restricted.parquet")
+        out.write("curated", result.curated)
         if result.restricted is not None:
-            _write_parquet(result.restricted, restricted_path)
-            outputs.append(restricted_path)
-        elif restricted_path.exists():  # a stale partition from an earlier configuration
-            restricted_path.unlink()
+            out.write("restricted", result.restricted)
+        elif arts.exists("restricted"):  # a stale partition from an earlier configuration
+            arts.path("restricted").unlink()
         if config.vault:
-            outputs.append(write_vault(eng.artifact("pii_vault.enc"), result.vault, key))
-        tmp = report_path.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(result.report, indent=2), encoding="utf-8")
-        os.replace(tmp, report_path)
-        outputs.append(report_path)
-        run.outputs = outputs
-        run.summary = {**result.report["records"], "entities": result.report["entities"]["total"]}
-    return result.report
+            out.add(write_vault(arts.path("pii_vault"), result.vault, key))
+        out.summary = {**result.report["records"], "entities": result.report["entities"]["total"]}
+        return out.write_data("pii_report", result.report, indent=2)
+
+    return run_step(eng, "scrub", inputs=[calls_path], params=params, make=make,
+                    previous=lambda: arts.read("pii_report"), render=render_report, force=force)

@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from fde_toolkit import FdeError
+from fde_toolkit.files import write_bytes
 
 _INFO = b"fde-toolkit pii vault v1"
 
@@ -29,13 +30,7 @@ def _fernet(key: bytes) -> Fernet:
 
 def write_vault(path: str | os.PathLike, mapping: dict[str, str], key: bytes) -> Path:
     """Encrypt and write the mapping (atomically)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    token = _fernet(key).encrypt(orjson.dumps(dict(sorted(mapping.items()))))
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_bytes(token)
-    os.replace(tmp, path)
-    return path
+    return write_bytes(path, _fernet(key).encrypt(orjson.dumps(dict(sorted(mapping.items())))))
 
 
 def read_vault(path: str | os.PathLike, key: bytes) -> dict[str, str]:

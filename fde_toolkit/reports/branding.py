@@ -107,7 +107,7 @@ def logo_data_uri(path: Path, where: str = "engagement.yaml") -> str:
 def branding(eng) -> Branding:
     """The engagement's branding, validated, with the logo read and embedded."""
     where = str(eng.root / "engagement.yaml")
-    cfg = parse_reports_config(eng.config.reports, where)
+    cfg = eng.config.reports
     logo, path = None, None
     if cfg.logo:
         path = Path(cfg.logo).expanduser()

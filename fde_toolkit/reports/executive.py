@@ -21,16 +21,13 @@ roi.json (fde_toolkit.roi).
 from __future__ import annotations
 
 import html
-import json
-import os
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import plotly.graph_objects as go
 import plotly.io as pio
 
-from fde_toolkit import viz
+from fde_toolkit import FdeError, viz
 from fde_toolkit.reports.branding import Branding, branding
 
 SLIDE_FIGURE_HEIGHT = 450
@@ -73,47 +70,24 @@ class Summary:
         return None
 
 
-def _read_json(path: Path) -> dict[str, Any] | None:
+def _optional(eng, name: str, *keys: str) -> dict[str, Any] | None:
+    """An artifact, or None when it is missing or unreadable: a slide says "not measured yet" instead."""
     try:
-        return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
-    except (OSError, ValueError):
+        return eng.artifacts.optional(name, *keys)
+    except FdeError:
         return None
-
-
-def _command_path(root: Path) -> str:
-    """The engagement folder relative to the working directory when inside it (what a user would type)."""
-    try:
-        rel = os.path.relpath(root.resolve(), Path.cwd().resolve())
-        return str(root.resolve()) if rel.startswith("..") else rel
-    except (OSError, ValueError):
-        return str(root)
-
-
-def _load_roi(eng) -> dict[str, Any] | None:
-    """roi.json through fde_toolkit.roi when it is installed, else the file as is."""
-    try:
-        from fde_toolkit.roi import load_roi  # type: ignore[attr-defined]
-    except ImportError:
-        return _read_json(eng.artifacts_dir / "roi.json")
-    try:
-        return load_roi(eng)
-    except Exception:  # noqa: BLE001 - a slide deck shows "not measured yet" rather than failing
-        return _read_json(eng.artifacts_dir / "roi.json")
 
 
 def load_summary(eng) -> Summary:
     """Read every artifact the executive slides use; missing ones stay None."""
-    art = eng.artifacts_dir
-    ex = Summary(engagement=_command_path(eng.root), brand=branding(eng))
-    ex.profile = _read_json(art / "profile.json")
-    ex.tasks = _read_json(art / "tasks.json")
-    eval_dir = art / "eval"
-    if eval_dir.is_dir():
-        for p in sorted(eval_dir.glob("*.json")):
-            rep = _read_json(p)
-            if rep and "variants" in rep:
-                ex.evals[rep.get("task", p.stem)] = rep
-    ex.roi = _load_roi(eng)
+    ex = Summary(engagement=eng.display_root, brand=branding(eng))
+    ex.profile = _optional(eng, "profile")
+    ex.tasks = _optional(eng, "tasks")
+    for tid in eng.artifacts.keys("eval"):
+        rep = _optional(eng, "eval", tid)
+        if rep and "variants" in rep:
+            ex.evals[rep.get("task", tid)] = rep
+    ex.roi = _optional(eng, "roi")
     ex.sources = {"profile": "artifacts/profile.json", "tasks": "artifacts/tasks.json",
                   "eval": "artifacts/eval/<task>.json", "roi": "artifacts/roi.json"}
     return ex

@@ -26,6 +26,7 @@ from typing import Callable, Iterator
 import nbformat
 
 import fde_toolkit
+from fde_toolkit.step import StepOutputs, run_step
 from fde_toolkit import FdeError
 from fde_toolkit.engagement import Engagement
 from fde_toolkit.reports.export import (INTERACTIVE_ONLY, REVEAL_DIR, SLIDES_TEMPLATE_NAME, TEMPLATE_NAME, TEMPLATES,
@@ -46,13 +47,11 @@ EXECUTIVE = "executive_summary"  # notebooks/executive_summary.ipynb, exported a
 PHASE_TITLES = {"01_scoping": "Scoping report", "02_prototyping": "Prototyping report",
                 "03_hardening": "Hardening report", "04_handover": "Handover report",
                 EXECUTIVE: "Executive summary"}
-# Artifacts a phase's notebook reads, when present (the manifest fingerprints them); glob patterns under artifacts/.
-PHASE_ARTIFACTS = {EXECUTIVE: ["profile.json", "tasks.json", "eval/*.json", "roi.json"],
-                   "01_scoping": ["calls.parquet", "ingest_report.json", "profile.json", "pii_report.json",
-                                  "tasks.json"],
+# Artifacts a phase's notebook reads, when present (the manifest fingerprints them): catalog names.
+PHASE_ARTIFACTS = {EXECUTIVE: ["profile", "tasks", "eval", "roi"],
+                   "01_scoping": ["calls", "ingest_report", "profile", "pii_report", "tasks"],
                    "02_prototyping": PROTOTYPING_ARTIFACTS,
-                   "04_handover": ["profile.json", "tasks.json", "eval/*.json", "models/*/training.json",
-                                   "models/*/model_card.md", "routing.json", "hardening.json", "roi.json"]}
+                   "04_handover": ["profile", "tasks", "eval", "training", "model_card", "roi"]}
 
 
 def _prepare_scoping(eng: Engagement) -> None:
@@ -189,26 +188,31 @@ def _render(eng: Engagement, phase: str, nb: Path, force: bool) -> list[Path]:
     if phase in PHASE_PREPARE:
         PHASE_PREPARE[phase](eng)
     slides = phase == EXECUTIVE
-    reads = [p for a in PHASE_ARTIFACTS.get(phase, []) for p in sorted(eng.artifacts_dir.glob(a))]
+    reads = [p for a in PHASE_ARTIFACTS.get(phase, []) for p in eng.artifacts.files(a)]
     logo = [brand.logo_path] if brand.logo_path else []
     inputs = [nb, *(SLIDES_TEMPLATE_FILES if slides else TEMPLATE_FILES), *logo] + [p for p in reads if p.is_file()]
     out_nb = eng.report(f"{phase}.ipynb")
     out = eng.report(f"{phase}.slides.html" if slides else f"{phase}.html")
     params = {"kernel": KERNEL, "template": SLIDES_TEMPLATE_NAME if slides else TEMPLATE_NAME,
               "branding": {k: v for k, v in brand.resources().items() if k != "logo"}}
-    with eng.step(f"report:{phase}", inputs=inputs, params=params, force=force) as run:
-        if not run.skip:
-            _execute(phase, nb, out_nb, eng)
-            if slides:
-                from fde_toolkit.reports.executive import deck_titles
 
-                title, subtitle, kicker = deck_titles(brand.client)
-                export_slides(out_nb, out, title=title, subtitle=subtitle, kicker=kicker, branding=brand)
-            else:
-                export_html(out_nb, out, title=f"{brand.client} · {PHASE_TITLES.get(phase, phase)}", branding=brand)
-            run.outputs = [out_nb, out]
-            run.summary = {"html": out.name, "rendered_on": date.today().isoformat()}
-    return [out_nb, out]
+    def make(outputs: StepOutputs) -> list[Path]:
+        _execute(phase, nb, out_nb, eng)
+        if slides:
+            from fde_toolkit.reports.executive import deck_titles
+
+            title, subtitle, kicker = deck_titles(brand.client)
+            export_slides(out_nb, out, title=title, subtitle=subtitle, kicker=kicker, branding=brand)
+        else:
+            export_html(out_nb, out, title=f"{brand.client} · {PHASE_TITLES.get(phase, phase)}", branding=brand)
+        outputs.add(out_nb)
+        outputs.add(out)
+        outputs.summary = {"html": out.name, "rendered_on": date.today().isoformat()}
+        return [out_nb, out]
+
+    return run_step(eng, f"report:{phase}", inputs=inputs, params=params, make=make,
+                    previous=lambda: [out_nb, out] if out_nb.is_file() and out.is_file() else None,
+                    force=force).data
 
 
 def run_phases(eng: Engagement, phases: list[str] | None = None, force: bool = False,

@@ -76,18 +76,29 @@ from __future__ import annotations
 from typing import Any
 
 from fde_toolkit.roi.assumptions import RoiSettings, parse_roi_settings, roi_settings
-from fde_toolkit.roi.figures import (FIGURES, assumptions_table, figure_lineage_table, key_numbers,
-                                     measurements_table, monte_carlo, needs_table, next_tasks_table, payback_curve,
-                                     retrain_table, scenarios, scenarios_table, spend_waterfall, tier1_latency,
-                                     tier1_lineage_table, tier1_quality, tier1_table, tier1_unit_cost, tier_table,
-                                     tornado, uncertainty_table)
-from fde_toolkit.roi.handover import model_cards, model_cards_markdown
-from fde_toolkit.roi.next_steps import input_mix_drift, refinement_plan
-from fde_toolkit.roi.report import load_roi, render_roi, roi_for_report
-from fde_toolkit.roi.step import compute_roi
+
+# name -> the module it lives in; loaded on first use, so reading settings does not import plotly
+_LAZY = {**{n: "figures" for n in (
+    "FIGURES", "assumptions_table", "figure_lineage_table", "key_numbers", "measurements_table", "monte_carlo",
+    "needs_table", "next_tasks_table", "payback_curve", "retrain_table", "scenarios", "scenarios_table",
+    "spend_waterfall", "tier1_latency", "tier1_lineage_table", "tier1_quality", "tier1_table", "tier1_unit_cost",
+    "tier_table", "tornado", "uncertainty_table")},
+    "model_cards": "handover", "model_cards_markdown": "handover", "input_mix_drift": "next_steps",
+    "refinement_plan": "next_steps", "load_roi": "report", "render_roi": "report", "roi_for_report": "report",
+    "compute_roi": "step"}
 
 
-def roi(eng, force: bool = False) -> dict[str, Any]:
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(f"fde_toolkit.roi.{_LAZY[name]}"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(name)
+
+
+def roi(eng, force: bool = False) -> "StepResult[dict[str, Any]]":  # noqa: F821
     """`fde roi`: write artifacts/roi.json and the ROI figures; skipped while inputs and settings are unchanged."""
     from fde_toolkit.roi.step import roi as run
 

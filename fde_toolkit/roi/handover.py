@@ -12,12 +12,9 @@ from typing import Any
 
 def model_cards(eng, tasks: list[str] | None = None) -> list[tuple[str, str]]:
     """Each specialist's model card (task order of `tasks` when given, else by task id)."""
-    root = eng.artifacts_dir / "models"
-    if not root.is_dir():
-        return []
-    found = {p.parent.name: p for p in root.glob("*/model_card.md")}
-    order = [t for t in (tasks or []) if t in found] + sorted(t for t in found if t not in (tasks or []))
-    return [(t, found[t].read_text(encoding="utf-8")) for t in order]
+    found = eng.artifacts.keys("model_card")
+    order = [t for t in (tasks or []) if t in found] + [t for t in found if t not in (tasks or [])]
+    return [(t, eng.artifacts.read("model_card", t)) for t in order]
 
 
 def demote(markdown: str, levels: int = 2) -> str:

@@ -185,14 +185,11 @@ def gather(eng, read_calls: bool = True) -> Evidence:
     """Read profile.json, tasks.json, eval/*.json, models/*/training.json and, when present, calls.parquet,
     routing.json and hardening.json. profile.json and tasks.json are required. `read_calls=False` lists
     calls.parquet among the inputs without scanning it (enough to decide whether the step is fresh)."""
-    from fde_toolkit.slm.config import finetune_config
-
+    arts = eng.artifacts
     ev = Evidence()
-    prof_path = eng.require("profile.json", made_by="profile")
-    tasks_path = eng.require("tasks.json", made_by="discover")
-    ev.inputs += [prof_path, tasks_path]
-    prof = _read_json(prof_path, "profile")
-    tasks = _read_json(tasks_path, "discover")
+    prof_path = arts.require("profile")
+    ev.inputs += [prof_path, arts.require("tasks")]
+    prof, tasks = arts.profile(), arts.tasks()
 
     t = prof.get("totals", {})
     if not t.get("calls") or not t.get("days"):
@@ -212,7 +209,7 @@ def gather(eng, read_calls: bool = True) -> Evidence:
     ev.add("logs.peak_factor", pf if pf is not None else 1.0, "factor", "profile.json", "over_time.weekday_hour_utc",
            "busiest hour vs average hour", note=pf_note or "no hourly shape in the profile: flat traffic assumed")
 
-    calls_path = eng.artifacts_dir / "calls.parquet"
+    calls_path = arts.path("calls")
     if calls_path.is_file() and not read_calls:
         ev.inputs.append(calls_path)
     elif calls_path.is_file():
@@ -222,31 +219,28 @@ def gather(eng, read_calls: bool = True) -> Evidence:
             ev.add("logs.cycle_minutes", minutes, "minutes", "calls.parquet", "timestamp by session_id (median span)",
                    "cycle time per case (first to last call)", note=f"median over {n:,} sessions with 2+ calls")
 
-    cfg = finetune_config(eng)
+    cfg = eng.config.finetune
     ev.add("serving.hourly_usd", cfg.serving.hourly_usd, "usd_per_hour", "engagement.yaml",
            "finetune.serving.hourly_usd", f"serving hardware price ({cfg.serving.hardware})", kind="setting")
 
     rows = tasks.get("tasks", [])
     by_id = {r["id"]: r for r in rows if "id" in r}
     for r in rows:
-        if r.get("candidate") or (eng.artifacts_dir / "eval" / f"{r.get('id')}.json").is_file():
+        if r.get("candidate") or (r.get("id") and arts.exists("eval", r["id"])):
             _task_measurements(ev, r)
     ranked = sorted((r for r in rows if r.get("candidate")), key=lambda r: (r.get("rank") or 10**9, r["id"]))
 
     evaluated: list[str] = []
-    eval_dir = eng.artifacts_dir / "eval"
-    for p in sorted(eval_dir.glob("*.json")) if eval_dir.is_dir() else []:
-        tid = p.stem
+    for tid in arts.keys("eval"):
         if tid not in by_id:
-            ev.notes.append(f"eval/{p.name}: task {tid} is not in tasks.json (discovery re-ran?); left out")
+            ev.notes.append(f"eval/{tid}.json: task {tid} is not in tasks.json (discovery re-ran?); left out")
             continue
-        ev.inputs.append(p)
-        if _eval_measurements(ev, tid, _read_json(p, f"evaluate {eng.root} --task {tid}")):
+        ev.inputs.append(arts.path("eval", tid))
+        if _eval_measurements(ev, tid, arts.read("eval", tid)):
             evaluated.append(tid)
-            training = eng.artifacts_dir / "models" / tid / "training.json"
-            if training.is_file():
-                ev.inputs.append(training)
-                tr = _read_json(training, f"finetune {eng.root} --task {tid}")
+            if arts.exists("training", tid):
+                ev.inputs.append(arts.path("training", tid))
+                tr = arts.read("training", tid)
                 ev.add(f"{tid}.training_seconds", _dig(tr, "result.elapsed_seconds"), "seconds",
                        f"models/{tid}/training.json", "result.elapsed_seconds", "fine-tuning time",
                        note=f"on {_dig(tr, 'result.device') or 'unknown device'}")

@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from fde_toolkit import FdeError
@@ -15,13 +14,7 @@ from fde_toolkit.roi.figures import fmt, money, months
 
 def load_roi(eng) -> dict[str, Any] | None:
     """The engagement's artifacts/roi.json, or None when the ROI has not been computed yet."""
-    path = eng.artifacts_dir / "roi.json"
-    if not path.is_file():
-        return None
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError:
-        raise FdeError(f"{path}: not valid JSON. Run `fde roi --force {eng.root}` to write it again.") from None
+    return eng.artifacts.optional("roi")
 
 
 def roi_for_report(eng) -> dict[str, Any]:
@@ -30,7 +23,7 @@ def roi_for_report(eng) -> dict[str, Any]:
     from fde_toolkit.roi.step import roi
 
     try:
-        return roi(eng)
+        return roi(eng).data
     except FdeError as e:
         return {"status": "incomplete", "needs": [str(e)], "client": eng.config.client or eng.name,
                 "currency": eng.config.currency, "tasks": [], "measurements": {}, "assumptions": {},

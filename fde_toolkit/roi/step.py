@@ -6,13 +6,12 @@
 
 from __future__ import annotations
 
-import json
-import os
 from datetime import date
 from typing import Any
 
 import numpy as np
 
+from fde_toolkit.step import StepOutputs, StepResult, run_step
 from fde_toolkit.roi.assumptions import RoiSettings, roi_settings
 from fde_toolkit.roi.lineage import Tracked, as_float
 from fde_toolkit.roi.measurements import Evidence, gather
@@ -265,36 +264,31 @@ def write_roi_figures(eng, data: dict[str, Any]) -> list:
     from fde_toolkit import viz
     from fde_toolkit.roi import figures as figs
 
-    out = []
-    for name, spec in FIGURE_FILES.items():
-        out.append(viz.save_figure(figs.FIGURES[name](data), eng.artifact(spec)))
-    return out
+    return [viz.save_figure(figs.FIGURES[name](data), eng.artifacts.path("figure", f"roi_{name}"))
+            for name in FIGURE_FILES]
 
 
-def roi(eng, force: bool = False) -> dict[str, Any]:
+def roi(eng, force: bool = False) -> StepResult[dict[str, Any]]:
     """`fde roi`: write artifacts/roi.json and the ROI figures (artifacts/figures/roi_*.json)."""
-    from fde_toolkit.slm.config import finetune_config
+    from fde_toolkit.roi.report import render_roi
 
     settings = roi_settings(eng)
     ev = gather(eng, read_calls=False)
-    out = eng.artifact("roi.json")
     params = {"version": ROI_VERSION, "roi": settings.params(), "seed": eng.config.seed,
-              "serving": finetune_config(eng).serving.model_dump(mode="json"), "client": eng.config.client,
+              "serving": eng.config.finetune.serving.model_dump(mode="json"), "client": eng.config.client,
               "currency": eng.config.currency}
-    with eng.step("roi", ev.inputs, params, force=force) as run:
-        if run.skip and out.is_file():
-            return {**json.loads(out.read_text(encoding="utf-8")), "skipped": True}
-        run.skip = False
-        ev = gather(eng)
-        data = _clean(compute_roi(ev, settings, seed=eng.config.seed, client=eng.config.client or eng.name,
+
+    def make(out: StepOutputs) -> dict[str, Any]:
+        data = _clean(compute_roi(gather(eng), settings, seed=eng.config.seed, client=eng.config.client or eng.name,
                                   currency=eng.config.currency))
-        tmp = out.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(data, indent=1, default=_json_default, allow_nan=False), encoding="utf-8")
-        os.replace(tmp, out)
-        figures = write_roi_figures(eng, data)
-        run.outputs = [out, *figures]
+        out.write("roi", data, default=_json_default, allow_nan=False)
+        for fig in write_roi_figures(eng, data):
+            out.add(fig)
         t3 = data["tier3"]
-        run.summary = {"status": data["status"], "tasks": data["tasks"],
+        out.summary = {"status": data["status"], "tasks": data["tasks"],
                        "net_annual_benefit": (t3.get("net_annual_benefit") or {}).get("value"),
                        "payback_months": (t3.get("payback_months") or {}).get("value")}
-    return data
+        return data
+
+    return run_step(eng, "roi", inputs=ev.inputs, params=params, make=make,
+                    previous=lambda: eng.artifacts.read("roi"), render=render_roi, force=force)

@@ -15,29 +15,33 @@ Heavy imports (torch, transformers) happen inside the functions that need them.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, Callable
+
+if TYPE_CHECKING:
+    from fde_toolkit.engagement import Engagement
+    from fde_toolkit.step import StepResult
 
 
-def build_dataset(eng, task_id: str, force: bool = False) -> dict[str, Any]:
+def build_dataset(eng: "Engagement", task_id: str, force: bool = False) -> "StepResult[dict[str, Any]]":
     from fde_toolkit.slm.datasets import build_dataset as run
     return run(eng, task_id, force=force)
 
 
-def select_candidates(eng, task_id: str, force: bool = False) -> dict[str, Any]:
+def select_candidates(eng: "Engagement", task_id: str, force: bool = False,
+                      embedder: Callable | None = None) -> "StepResult[dict[str, Any]]":
     from fde_toolkit.slm.selection import select_candidates as run
-    return run(eng, task_id, force=force)
+    return run(eng, task_id, force=force, embedder=embedder)
 
 
-def finetune(eng, task_id: str, candidate: str | None = None, resume: bool = False, budget_minutes: float | None = None,
-             max_steps: int | None = None, force: bool = False) -> dict[str, Any]:
+def finetune(eng: "Engagement", task_id: str, candidate: str | None = None, resume: bool = False,
+             budget_minutes: float | None = None, max_steps: int | None = None,
+             force: bool = False) -> "StepResult[dict[str, Any]]":
     from fde_toolkit.slm.tuning import finetune as run
     return run(eng, task_id, candidate=candidate, resume=resume, budget_minutes=budget_minutes, max_steps=max_steps,
                force=force)
 
 
-def evaluate(eng, task_id: str, force: bool = False) -> dict[str, Any]:
+def evaluate(eng: "Engagement", task_id: str, force: bool = False,
+             embedder: Callable | None = None) -> "StepResult[dict[str, Any]]":
     from fde_toolkit.slm.evaluation import evaluate as run
-    return run(eng, task_id, force=force)
-
-
-__all__ = ["build_dataset", "select_candidates", "finetune", "evaluate"]
+    return run(eng, task_id, force=force, embedder=embedder)

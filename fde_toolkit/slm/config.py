@@ -1,6 +1,6 @@
 """The engagement's `finetune:` section, validated (unknown keys are errors).
 
-    cfg = finetune_config(eng)          # FinetuneConfig with every default filled in
+    cfg = eng.config.finetune           # FinetuneConfig with every default filled in
     cfg.train.lr, cfg.dataset.max_examples, cfg.serving.hourly_usd
 """
 
@@ -115,8 +115,3 @@ def parse_finetune_config(section: dict[str, Any] | None, where: str = "engageme
         return FinetuneConfig.model_validate(section or {})
     except ValidationError as e:
         raise invalid_section(where, "finetune", e, "the docstrings in fde_toolkit/slm/config.py") from None
-
-
-def finetune_config(eng) -> FinetuneConfig:
-    """The engagement's validated `finetune:` settings."""
-    return parse_finetune_config(eng.config.finetune, where=str(eng.root / "engagement.yaml"))

@@ -12,15 +12,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-from pathlib import Path
 from typing import Any
 
 import orjson
 import polars as pl
 
 from fde_toolkit import FdeError
-from fde_toolkit.slm.config import DatasetSettings, finetune_config
+from fde_toolkit.slm.config import DatasetSettings
+from fde_toolkit.step import StepOutputs, StepResult, run_step
 
 KINDS = ("label", "json", "tool_call", "text")
 SPLITS = ("train", "val", "test")
@@ -194,20 +193,6 @@ def openai_record(rec: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> Path:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    with open(tmp, "wb") as f:
-        for r in rows:
-            f.write(orjson.dumps(r) + b"\n")
-    os.replace(tmp, path)
-    return path
-
-
-def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    with open(path, "rb") as f:
-        return [orjson.loads(line) for line in f if line.strip()]
-
-
 def make_dataset(calls: pl.DataFrame, kind: str | None, settings: DatasetSettings, seed: int) -> tuple[dict[str, list[dict]], dict[str, Any]]:
     """Pure core of `fde dataset`: calls of one task -> ({split: records}, summary).
 
@@ -253,11 +238,6 @@ def _stratum_counts(col: pl.Series) -> dict[str, int]:
 
 # ----------------------------------------------------------------------------- the engagement step
 
-def load_tasks(eng) -> dict[str, Any]:
-    path = eng.require("tasks.json", made_by="discover")
-    return json.loads(path.read_text(encoding="utf-8"))
-
-
 def find_task(tasks: dict[str, Any], task_id: str) -> dict[str, Any]:
     for t in tasks.get("tasks", []):
         if t.get("id") == task_id:
@@ -268,9 +248,9 @@ def find_task(tasks: dict[str, Any], task_id: str) -> dict[str, Any]:
 
 def task_calls(eng, task_id: str) -> tuple[pl.DataFrame, dict[str, Any]]:
     """The curated calls of one task, and its tasks.json entry."""
-    task = find_task(load_tasks(eng), task_id)
-    curated = eng.require("curated.parquet", made_by="scrub")
-    assigned = pl.read_parquet(eng.require("tasks.parquet", made_by="discover"), columns=["call_id", "task_id"])
+    task = find_task(eng.artifacts.tasks(), task_id)
+    curated = eng.artifacts.require("curated")
+    assigned = pl.read_parquet(eng.artifacts.require("task_assignments"), columns=["call_id", "task_id"])
     ids = assigned.filter(pl.col("task_id") == task_id).select("call_id")
     calls = pl.read_parquet(curated).join(ids, on="call_id", how="semi")
     if calls.height == 0:
@@ -278,45 +258,36 @@ def task_calls(eng, task_id: str) -> tuple[pl.DataFrame, dict[str, Any]]:
     return calls, task
 
 
-def dataset_dir(eng, task_id: str) -> Path:
-    return eng.artifacts_dir / "datasets" / task_id
-
-
 def load_dataset(eng, task_id: str) -> tuple[dict[str, list[dict]], dict[str, Any]]:
     """({split: records}, dataset.json) of a built dataset."""
-    folder = dataset_dir(eng, task_id)
-    if not (folder / "dataset.json").is_file():
-        raise FdeError(f"{folder}: no dataset. Run `fde dataset {eng.root} --task {task_id}` first.")
-    info = json.loads((folder / "dataset.json").read_text(encoding="utf-8"))
-    return {s: read_jsonl(folder / f"{s}.jsonl") for s in SPLITS}, info
+    info = eng.artifacts.read("dataset_info", task_id)
+    return {s: eng.artifacts.read("split", task_id, s) for s in SPLITS}, info
 
 
-def build_dataset(eng, task_id: str, force: bool = False) -> dict[str, Any]:
+def build_dataset(eng, task_id: str, force: bool = False) -> StepResult[dict[str, Any]]:
     """`fde dataset`: the task's train/val/test JSONL, an OpenAI fine-tuning export, and dataset.json."""
-    settings = finetune_config(eng).dataset
-    inputs = [eng.require("curated.parquet", made_by="scrub"), eng.require("tasks.parquet", made_by="discover"),
-              eng.require("tasks.json", made_by="discover")]
-    folder = dataset_dir(eng, task_id)
-    info_path = folder / "dataset.json"
+    from fde_toolkit.slm.summary import render_dataset
+
+    settings = eng.config.finetune.dataset
+    arts = eng.artifacts
+    inputs = [arts.require("curated"), arts.require("task_assignments"), arts.require("tasks")]
     params = {"task": task_id, "seed": eng.config.seed, **settings.model_dump(mode="json")}
-    with eng.step(f"dataset:{task_id}", inputs, params, force=force) as run:
-        if run.skip and info_path.is_file():
-            return {**json.loads(info_path.read_text(encoding="utf-8")), "skipped": True}
-        run.skip = False
+
+    def make(out: StepOutputs) -> dict[str, Any]:
         calls, task = task_calls(eng, task_id)
         kind = kind_of(task["output_kind"]) if task.get("output_kind") else None
         splits, summary = make_dataset(calls, kind, settings, eng.config.seed)
         if not splits["train"] or not splits["test"]:
             raise FdeError(f"Task {task_id}: too few distinct examples ({summary['kept_examples']}) for a train and a "
                            "test split. Collect more calls, or lower finetune.dataset.test_fraction.")
-        folder.mkdir(parents=True, exist_ok=True)
-        outputs = [write_jsonl(folder / f"{s}.jsonl", splits[s]) for s in SPLITS]
-        outputs.append(write_jsonl(folder / "openai_train.jsonl", [openai_record(r) for r in splits["train"]]))
-        outputs.append(write_jsonl(folder / "openai_val.jsonl", [openai_record(r) for r in splits["val"]]))
+        for s in SPLITS:
+            out.write("split", splits[s], task_id, s)
+        for s in ("train", "val"):
+            out.write("openai_export", [openai_record(r) for r in splits[s]], task_id, s)
         summary = {"task": task_id, "name": task.get("name"), **summary}
-        tmp = info_path.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(summary, indent=1, ensure_ascii=False), encoding="utf-8")
-        os.replace(tmp, info_path)
-        run.outputs = outputs + [info_path]
-        run.summary = {"splits": summary["splits"], "kind": summary["output_kind"]}
-    return summary
+        out.summary = {"splits": summary["splits"], "kind": summary["output_kind"]}
+        return out.write_data("dataset_info", summary, task_id)
+
+    return run_step(eng, f"dataset:{task_id}", inputs=inputs, params=params, make=make,
+                    previous=lambda: arts.read("dataset_info", task_id), render=lambda d: render_dataset(eng, d),
+                    force=force)

@@ -10,15 +10,12 @@ logged cost per call on the same examples (its answers are the reference, so the
 
 from __future__ import annotations
 
-import json
-import os
 from typing import Any, Callable, Sequence
 
 from fde_toolkit.slm.answer import ShotPicker, answer_records, request_text, single_request_latency
 from fde_toolkit.slm.card import model_card
-from fde_toolkit.slm.config import finetune_config
-from fde_toolkit.slm.datasets import dataset_dir, load_dataset, write_jsonl
-from fde_toolkit.slm.tuning import model_dir
+from fde_toolkit.slm.datasets import load_dataset
+from fde_toolkit.step import StepOutputs, StepResult, run_step
 from fde_toolkit.slm.metrics import score, successes
 from fde_toolkit.slm.registry import Candidate, load_candidate
 
@@ -52,29 +49,25 @@ def variant_report(kind: str, preds: list[str], refs: list[str], run: dict[str, 
             "cost": serving_cost(run["examples_per_s"], hourly_usd, m["agreement"])}
 
 
-def evaluate(eng, task_id: str, force: bool = False, embedder: Callable | None = None) -> dict[str, Any]:
+def evaluate(eng, task_id: str, force: bool = False,
+             embedder: Callable | None = None) -> StepResult[dict[str, Any]]:
     """`fde evaluate`: base vs few-shot vs fine-tuned on the test split; writes artifacts/eval/<task>.json."""
-    cfg = finetune_config(eng)
-    folder, mdir = dataset_dir(eng, task_id), model_dir(eng, task_id)
-    training_path = mdir / "training.json"
-    inputs = [folder / "train.jsonl", folder / "test.jsonl", training_path, mdir / "adapter" / "adapter_model.safetensors"]
-    for p in inputs[2:]:
-        if not p.is_file():
-            from fde_toolkit import FdeError
-            raise FdeError(f"{p}: not found. Run `fde finetune {eng.root} --task {task_id}` first.")
-    out = eng.artifact(f"eval/{task_id}.json")
-    preds_path = eng.artifact(f"eval/{task_id}_predictions.jsonl")
+    from fde_toolkit.slm.summary import render_evaluation
+
+    cfg = eng.config.finetune
+    arts = eng.artifacts
+    adapter = arts.require("adapter", task_id)
+    inputs = [arts.require("split", task_id, "train"), arts.require("split", task_id, "test"),
+              arts.require("training", task_id), adapter / "adapter_model.safetensors"]
     params = {"task": task_id, "evaluate": cfg.evaluate.model_dump(mode="json"),
               "serving": cfg.serving.model_dump(mode="json"), "tools_in_prompt": cfg.dataset.tools_in_prompt}
-    with eng.step(f"evaluate:{task_id}", inputs, params, force=force) as run:
-        if run.skip and out.is_file():
-            return {**json.loads(out.read_text(encoding="utf-8")), "skipped": True}
-        run.skip = False
+
+    def make(out: StepOutputs) -> dict[str, Any]:
         if cfg.train.threads:  # the same CPU threads setting as training
             import torch
             torch.set_num_threads(cfg.train.threads)
         splits, info = load_dataset(eng, task_id)
-        training = json.loads(training_path.read_text(encoding="utf-8"))
+        training = arts.read("training", task_id)
         test = splits["test"][: cfg.evaluate.max_examples]
         refs = [r["target"] for r in test]
         kind = info["output_kind"]
@@ -94,7 +87,7 @@ def evaluate(eng, task_id: str, force: bool = False, embedder: Callable | None =
                                           single_request_latency(model, tok, test[:n_lat], info, cfg, shots=shots[:n_lat]),
                                           hourly, chrf_ok)
         from peft import PeftModel
-        model = PeftModel.from_pretrained(model, str(mdir / "adapter"))
+        model = PeftModel.from_pretrained(model, str(adapter))
         model.eval()
         r2 = answer_records(model, tok, test, info, cfg, system_prompt=sys_prompt)
         runs["fine_tuned"] = variant_report(kind, r2["predictions"], refs, r2,
@@ -116,12 +109,11 @@ def evaluate(eng, task_id: str, force: bool = False, embedder: Callable | None =
             rows.append({"id": rec["id"], "request": request_text(rec)[:2000], "target": rec["target"],
                          "stratum": rec.get("stratum"), "base": r0["predictions"][i], "few_shot": r1["predictions"][i],
                          "fine_tuned": r2["predictions"][i], **{f"{v}_ok": ok[v][i] for v in ok}})
-        write_jsonl(preds_path, rows)
-        tmp = out.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(report, indent=1), encoding="utf-8")
-        os.replace(tmp, out)
-        card = mdir / "model_card.md"
-        card.write_text(model_card(training, report), encoding="utf-8")
-        run.outputs = [out, preds_path]
-        run.summary = {v: round(runs[v]["metrics"]["agreement"], 4) for v in VARIANTS}
-    return report
+        out.write("predictions", rows, task_id)
+        arts.write("model_card", model_card(training, report), task_id)
+        out.summary = {v: round(runs[v]["metrics"]["agreement"], 4) for v in VARIANTS}
+        return out.write_data("eval", report, task_id)
+
+    return run_step(eng, f"evaluate:{task_id}", inputs=inputs, params=params, make=make,
+                    previous=lambda: arts.read("eval", task_id), render=lambda d: render_evaluation(eng, d),
+                    force=force)

@@ -95,7 +95,7 @@ def parse_candidates(entries: list[dict[str, Any]], where: str = "engagement.yam
 
 def candidates(eng) -> list[Candidate]:
     """The engagement's candidates (the built-in default when `candidates:` is empty)."""
-    return parse_candidates(eng.config.candidates, where=str(eng.root / "engagement.yaml"))
+    return eng.config.candidates
 
 
 def get_candidate(eng, candidate_id: str | None) -> Candidate:

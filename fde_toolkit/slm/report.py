@@ -121,14 +121,13 @@ def load_prototyping(eng, tasks: str | Sequence[str] | None = None, candidates: 
 
     `candidates` limits the selection views (None: every registered candidate); `budget` (minutes, None: the
     engagement's finetune.train.budget_minutes) goes into the suggested `fde finetune` commands."""
-    from fde_toolkit.slm.config import finetune_config
     from fde_toolkit.slm.registry import candidates as registered, get_candidate
 
-    cfg = finetune_config(eng)
+    cfg = eng.config.finetune
     budget = budget if budget is not None else cfg.train.budget_minutes
     cand_ids = [get_candidate(eng, c).id for c in _as_list(candidates)] if candidates is not None \
         else [c.id for c in registered(eng)]
-    tasks_json = _json(eng.artifacts_dir / "tasks.json")
+    tasks_json = eng.artifacts.optional("tasks")
     if tasks_json is None:
         return Prototyping(eng.name, str(eng.root), [], cand_ids, budget,
                            note=f"Task discovery has not run yet: run `fde discover {eng.root}`, then "

@@ -10,16 +10,13 @@ examples as earlier turns); candidates are ranked by quality, then, among those 
 
 from __future__ import annotations
 
-import json
-import os
 from typing import Any, Callable
 
 import numpy as np
 
 from fde_toolkit.slm.answer import ShotPicker, answer_records, single_request_latency
-from fde_toolkit.slm.config import finetune_config
-from fde_toolkit.slm.datasets import dataset_dir, load_dataset
-from fde_toolkit.slm.tuning import selection_path
+from fde_toolkit.slm.datasets import load_dataset
+from fde_toolkit.step import StepOutputs, StepResult, run_step
 from fde_toolkit.slm.metrics import score
 from fde_toolkit.slm.registry import candidates, load_candidate, param_count_m
 
@@ -62,19 +59,19 @@ def evaluate_candidate(model, tok, test: list[dict], info: dict[str, Any], cfg, 
 
 
 def select_candidates(eng, task_id: str, force: bool = False, embedder: Callable | None = None,
-                      progress: bool = True) -> dict[str, Any]:
+                      progress: bool = True) -> StepResult[dict[str, Any]]:
     """`fde select`: rank the engagement's candidates on the task's test split; writes artifacts/select/<task>.json."""
-    cfg = finetune_config(eng)
+    from fde_toolkit.slm.summary import render_selection
+
+    cfg = eng.config.finetune
     cands = candidates(eng)
-    folder = dataset_dir(eng, task_id)
-    out = selection_path(eng, task_id)
+    arts = eng.artifacts
+    inputs = [arts.require("split", task_id, "train"), arts.require("split", task_id, "test")]
     params = {"task": task_id, "candidates": [c.model_dump(mode="json") for c in cands],
               "select": cfg.select.model_dump(mode="json"), "evaluate": cfg.evaluate.model_dump(mode="json"),
               "tools_in_prompt": cfg.dataset.tools_in_prompt}
-    with eng.step(f"select:{task_id}", [folder / "train.jsonl", folder / "test.jsonl"], params, force=force) as run:
-        if run.skip and out.is_file():
-            return {**json.loads(out.read_text(encoding="utf-8")), "skipped": True}
-        run.skip = False
+
+    def make(out: StepOutputs) -> dict[str, Any]:
         if cfg.train.threads:  # the same CPU threads setting as training
             import torch
             torch.set_num_threads(cfg.train.threads)
@@ -98,13 +95,12 @@ def select_candidates(eng, task_id: str, force: bool = False, embedder: Callable
                   "shots": cfg.select.shots, "ranking": ranking, "best": ranking[0]["candidate"] if ranking else None,
                   "how": "quality (the kind's headline metric, best of zero-/few-shot) in bands of "
                          f"{cfg.select.quality_tolerance}, then parameters, then single-request latency"}
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(result, indent=1, default=_json_default), encoding="utf-8")
-        os.replace(tmp, out)
-        run.outputs = [out]
-        run.summary = {"best": result["best"], "candidates": len(rows)}
-    return result
+        out.summary = {"best": result["best"], "candidates": len(rows)}
+        return out.write_data("selection", result, task_id, default=_json_default)
+
+    return run_step(eng, f"select:{task_id}", inputs=inputs, params=params, make=make,
+                    previous=lambda: arts.read("selection", task_id), render=lambda d: render_selection(eng, d),
+                    force=force)
 
 
 def _json_default(o: Any) -> Any:

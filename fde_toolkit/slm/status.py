@@ -11,29 +11,24 @@ first); select, finetune and evaluate take those of them whose previous step has
 
 from __future__ import annotations
 
-import json
-import os
 from pathlib import Path
 from typing import Any, Literal
 
 from fde_toolkit import FdeError
 
-# Artifacts the prototyping notebook reads (glob patterns under artifacts/).
-PROTOTYPING_ARTIFACTS = ["tasks.json", "datasets/*/dataset.json", "datasets/*/train.jsonl", "datasets/*/test.jsonl",
-                         "select/*.json", "models/*/training.json", "models/*/curves.json", "eval/*.json",
-                         "eval/*_predictions.jsonl"]
+# Artifacts the prototyping notebook reads (catalog names).
+PROTOTYPING_ARTIFACTS = ["tasks", "dataset_info", "split", "selection", "training", "curves", "eval", "predictions"]
 STEPS = ("dataset", "selection", "training", "evaluation")
 Needs = Literal["dataset", "training"] | None
 
 
 def artifact_paths(eng, task_id: str) -> dict[str, Path]:
     """Where each step writes its main artifact for `task_id`."""
-    art = eng.artifacts_dir
-    return {"dataset": art / "datasets" / task_id / "dataset.json", "selection": art / "select" / f"{task_id}.json",
-            "training": art / "models" / task_id / "training.json", "curves": art / "models" / task_id / "curves.json",
-            "adapter": art / "models" / task_id / "adapter" / "adapter_config.json",
-            "evaluation": art / "eval" / f"{task_id}.json",
-            "predictions": art / "eval" / f"{task_id}_predictions.jsonl"}
+    path = eng.artifacts.path
+    return {"dataset": path("dataset_info", task_id), "selection": path("selection", task_id),
+            "training": path("training", task_id), "curves": path("curves", task_id),
+            "adapter": path("adapter", task_id) / "adapter_config.json", "evaluation": path("eval", task_id),
+            "predictions": path("predictions", task_id)}
 
 
 def task_status(eng, task_id: str) -> dict[str, bool]:
@@ -43,19 +38,10 @@ def task_status(eng, task_id: str) -> dict[str, bool]:
             "training": p["training"].is_file() and p["adapter"].is_file(), "evaluation": p["evaluation"].is_file()}
 
 
-def shown_path(path: Path) -> str:
-    """A path as the user would type it: relative to the working directory when inside it (reports show
-    `engagements/acme`, not the FDE's home folder)."""
-    try:
-        return os.path.relpath(path) if Path(path).resolve().is_relative_to(Path.cwd().resolve()) else str(path)
-    except (OSError, ValueError):
-        return str(path)
-
-
 def next_command(eng, task_id: str, budget_minutes: float | None = None) -> str | None:
     """The `fde` command that moves the task one step further, or None when it is evaluated."""
     s = task_status(eng, task_id)
-    where = f"{shown_path(eng.root)} --task {task_id}"
+    where = f"{eng.display_root} --task {task_id}"
     if not s["dataset"]:
         return f"fde dataset {where}"
     if not s["training"]:
@@ -63,15 +49,6 @@ def next_command(eng, task_id: str, budget_minutes: float | None = None) -> str 
     if not s["evaluation"]:
         return f"fde evaluate {where}"
     return None
-
-
-def load_tasks_json(eng) -> dict[str, Any]:
-    """tasks.json, or an FdeError saying to run `fde discover`."""
-    path = eng.require("tasks.json", made_by="discover")
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError:
-        raise FdeError(f"{path}: not valid JSON. Run `fde discover {eng.root} --force` to rewrite it.") from None
 
 
 def candidate_task_ids(tasks: dict[str, Any]) -> list[str]:
@@ -97,13 +74,13 @@ def plan_tasks(eng, task: str | None, needs: Needs = None) -> tuple[list[str], l
 
     With `task`: that task, checked against tasks.json. Without: the SLM candidate tasks; when the step
     `needs` a dataset or a fine-tuned adapter, only those that have it (the others are named in the notes)."""
-    tasks = load_tasks_json(eng)
+    tasks = eng.artifacts.tasks()
     missing = {"dataset": ("no dataset", "dataset"), "training": ("no fine-tuned adapter", "finetune")}
     if task is not None:
         check_task(tasks, task)
         if needs is not None and not task_status(eng, task)[needs]:
             what, made_by = missing[needs]
-            raise FdeError(f"Task {task}: {what} yet. Run `fde {made_by} {eng.root} --task {task}` first.")
+            raise FdeError(f"Task {task}: {what} yet. Run `fde {made_by} {eng.display_root} --task {task}` first.")
         return [task], []
     ids = candidate_task_ids(tasks)
     if not ids:
@@ -118,5 +95,5 @@ def plan_tasks(eng, task: str | None, needs: Needs = None) -> tuple[list[str], l
     notes += [f"Skipping {t}: {what} yet (next: `{next_command(eng, t)}`)." for t in ids if t not in have]
     if not have:
         raise FdeError(f"None of the SLM candidate tasks ({', '.join(ids)}) has a {what.removeprefix('no ')} yet. "
-                       f"Run `fde {made_by} {eng.root}` first, or pass --task ID.")
+                       f"Run `fde {made_by} {eng.display_root}` first, or pass --task ID.")
     return have, notes

@@ -15,15 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from fde_toolkit import viz
-from fde_toolkit.slm.status import artifact_paths, next_command, shown_path
-
-REUSED = "(inputs and settings unchanged: reused the last result; --force to redo)"
-
-
-def _verb(result: dict) -> str:
-    """'Wrote' for a step that ran, 'Unchanged:' for one that reused its artifacts."""
-    return "Unchanged:" if result.get("skipped") else "Wrote"
-
+from fde_toolkit.engagement import shown_path
+from fde_toolkit.slm.status import artifact_paths, next_command
 
 def _where(p: Path) -> str:
     """A path as the user typed it: relative to the working directory when inside it."""
@@ -63,7 +56,7 @@ def _metric(m: dict[str, Any], key: str | None = None) -> str:
 def render_dataset(eng, info: dict[str, Any], max_strata: int = 12) -> str:
     """`fde dataset`: calls -> distinct examples -> kept, the splits, the strata, and where the files are."""
     kind, sp = info["output_kind"], info["splits"]
-    lines = [_head(eng, info, f"output kind {kind}" + (f"  {REUSED}" if info.get("skipped") else "")),
+    lines = [_head(eng, info, f"output kind {kind}"),
              f"  {info['calls']:,} calls, {info['ok_calls']:,} successful -> {info['distinct_examples']:,} distinct "
              f"(input, answer) examples, {info['kept_examples']:,} kept (cap {info['settings']['max_examples']:,})"]
     if info.get("conflicting_inputs"):
@@ -88,7 +81,7 @@ def render_dataset(eng, info: dict[str, Any], max_strata: int = 12) -> str:
         if len(names) > max_strata:
             lines.append(f"  … {len(names) - max_strata} more (all in dataset.json)")
     folder = artifact_paths(eng, info["task"])["dataset"].parent
-    lines.append(f"{_verb(info)} {_where(folder)}/: train/val/test.jsonl, openai_train/val.jsonl "
+    lines.append(f"Wrote {_where(folder)}/: train/val/test.jsonl, openai_train/val.jsonl "
                  "(OpenAI fine-tuning format), dataset.json")
     return "\n".join(lines)
 
@@ -100,8 +93,7 @@ def render_selection(eng, result: dict[str, Any]) -> str:
     ranking = result.get("ranking", [])
     primary = ranking[0]["zero_shot"]["primary"] if ranking else "quality"
     lines = [_head(eng, result, f"{len(ranking)} candidate(s) on {result['examples']} test examples, zero-shot and "
-                           f"{result['shots']}-shot (headline metric: {primary.replace('_', ' ')})"
-                   + (f"  {REUSED}" if result.get("skipped") else ""))]
+                           f"{result['shots']}-shot (headline metric: {primary.replace('_', ' ')})")]
     rows = [{"rank": r["rank"], "candidate": r["candidate"],
              "params": f"{r['params_m']:,.1f}M" if r.get("params_m") else "?",
              "zero": _metric(r["zero_shot"]), "few": _metric(r["few_shot"]), "mode": r["mode"],
@@ -115,7 +107,7 @@ def render_selection(eng, result: dict[str, Any]) -> str:
         lines.append(f"Best: {result['best']}; `fde finetune` uses it unless --candidate or finetune.candidate says "
                      "otherwise.")
     lines.append(f"Ranked by {result.get('how', 'quality, then size, then latency')}.")
-    lines.append(f"{_verb(result)} {_where(artifact_paths(eng, result['task'])['selection'])}")
+    lines.append(f"Wrote {_where(artifact_paths(eng, result['task'])['selection'])}")
     return "\n".join(lines)
 
 
@@ -127,8 +119,7 @@ def render_training(eng, training: dict[str, Any]) -> str:
     budget = training["train"].get("budget_minutes")
     params = f"{training['params_m']:,.1f}M params, " if training.get("params_m") else ""
     lines = [_head(eng, training, f"LoRA r={lora['r']} on {cand['id']} ({params}{r['device']}"
-                             f"{', 4-bit QLoRA' if training.get('quantized') else ''})"
-                   + (f"  {REUSED}" if training.get("skipped") else "")),
+                             f"{', 4-bit QLoRA' if training.get('quantized') else ''})"),
              f"  data: {enc['train']:,} train / {enc['val']:,} val examples"
              + (f", {enc['truncated']:,} prompts shortened" if enc.get("truncated") else "")
              + (f", {enc['dropped']:,} dropped (too long)" if enc.get("dropped") else ""),
@@ -147,7 +138,7 @@ def render_training(eng, training: dict[str, Any]) -> str:
     else:
         lines.append("  no validation pass ran (empty val split or too few steps): the adapter is the last step's")
     p = artifact_paths(eng, training["task"])
-    lines.append(f"{_verb(training)} {_where(p['training'].parent)}/: adapter/ (PEFT), curves.json, training.json, "
+    lines.append(f"Wrote {_where(p['training'].parent)}/: adapter/ (PEFT), curves.json, training.json, "
                  "model_card.md")
     nxt = next_command(eng, training["task"])
     if nxt:
@@ -163,8 +154,7 @@ def render_evaluation(eng, report: dict[str, Any]) -> str:
 
     names = report["metric_names"]
     lines = [_head(eng, report, f"{report['output_kind']} task, {report['examples']} test examples, candidate "
-                           f"{report['candidate']}; the reference is the LLM's logged answer"
-                   + (f"  {REUSED}" if report.get("skipped") else ""))]
+                           f"{report['candidate']}; the reference is the LLM's logged answer")]
     cols = {"variant": "variant", **{m: m.replace("_", " ") for m in names}, "latency": "latency p50",
             "throughput": "throughput", "cost": "cost / successful task"}
     table = text_table(comparison_rows(report), cols, numeric=set(cols) - {"variant"})
@@ -178,6 +168,6 @@ def render_evaluation(eng, report: dict[str, Any]) -> str:
     else:
         lines.append("No cost ratio: the LLM's cost is not logged for these calls, or no fine-tuned answer succeeded.")
     p = artifact_paths(eng, report["task"])
-    lines.append(f"{_verb(report)} {_where(p['evaluation'])}, {_where(p['predictions'])}; "
+    lines.append(f"Wrote {_where(p['evaluation'])}, {_where(p['predictions'])}; "
                  f"updated {_where(p['training'].parent / 'model_card.md')}")
     return "\n".join(lines)

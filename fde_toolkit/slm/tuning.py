@@ -8,36 +8,27 @@ Writes artifacts/models/<task>/: adapter/ (PEFT), checkpoints/last/, curves.json
 
 from __future__ import annotations
 
-import json
-import os
-from pathlib import Path
 from typing import Any
 
 from fde_toolkit import FdeError
 from fde_toolkit.slm.card import model_card
 from fde_toolkit.slm.chat import encode_examples, prompt_messages
-from fde_toolkit.slm.config import FinetuneConfig, finetune_config
-from fde_toolkit.slm.datasets import dataset_dir, load_dataset
+from fde_toolkit.slm.config import FinetuneConfig
+from fde_toolkit.files import write_json
+from fde_toolkit.slm.datasets import load_dataset
+from fde_toolkit.step import StepOutputs, StepResult, run_step
 from fde_toolkit.slm.registry import Candidate, can_quantize_4bit, candidates, get_candidate, load_candidate, param_count_m
 from fde_toolkit.slm.train import attach_lora, train_lora
 
 
-def model_dir(eng, task_id: str) -> Path:
-    return eng.artifacts_dir / "models" / task_id
-
-
-def selection_path(eng, task_id: str) -> Path:
-    return eng.artifacts_dir / "select" / f"{task_id}.json"
-
-
 def resolve_candidate(eng, task_id: str, candidate: str | None, cfg: FinetuneConfig | None = None) -> Candidate:
     """The candidate to fine-tune: the one asked for, else finetune.candidate, else `fde select`'s best, else the first."""
-    cfg = cfg or finetune_config(eng)
+    cfg = cfg or eng.config.finetune
     wanted = candidate or cfg.candidate
     if wanted is None:
-        sel = selection_path(eng, task_id)
-        if sel.is_file():
-            ranked = json.loads(sel.read_text(encoding="utf-8")).get("ranking", [])
+        sel = eng.artifacts.optional("selection", task_id)
+        if sel is not None:
+            ranked = sel.get("ranking", [])
             known = {c.id for c in candidates(eng)}
             wanted = next((r["candidate"] for r in ranked if r["candidate"] in known), None)
     return get_candidate(eng, wanted)
@@ -51,19 +42,15 @@ def encode_split(tok, records: list[dict], cfg: FinetuneConfig) -> tuple[list, d
     return kept, {"dropped": sum(e is None for e in enc), "truncated": sum(e.truncated for e in kept)}
 
 
-def _write(path: Path, text: str) -> Path:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-    return path
-
-
 def finetune(eng, task_id: str, candidate: str | None = None, resume: bool = False, budget_minutes: float | None = None,
-             max_steps: int | None = None, force: bool = False, progress: bool = True) -> dict[str, Any]:
+             max_steps: int | None = None, force: bool = False, progress: bool = True) -> StepResult[dict[str, Any]]:
     """Fine-tune LoRA adapters for `task_id`; returns training.json's content.
 
     `budget_minutes` / `max_steps` override finetune.train for this run; `resume` continues the last checkpoint."""
-    cfg = finetune_config(eng)
+    from fde_toolkit.slm.summary import render_training
+
+    cfg = eng.config.finetune
+    arts = eng.artifacts
     overrides: dict[str, Any] = {}
     if budget_minutes is not None:
         overrides["budget_minutes"] = budget_minutes
@@ -72,18 +59,14 @@ def finetune(eng, task_id: str, candidate: str | None = None, resume: bool = Fal
     train_cfg = cfg.train.model_copy(update=overrides)
     cfg = cfg.model_copy(update={"train": train_cfg})
     cand = resolve_candidate(eng, task_id, candidate, cfg)
-    folder = dataset_dir(eng, task_id)
-    inputs = [folder / "train.jsonl", folder / "val.jsonl"]
+    inputs = [arts.require("split", task_id, "train"), arts.require("split", task_id, "val")]
     splits, info = load_dataset(eng, task_id)
-    out = model_dir(eng, task_id)
+    out = arts.path("model", task_id)
     params = {"task": task_id, "candidate": cand.model_dump(mode="json"), "seed": eng.config.seed,
               "lora": cfg.lora.model_dump(mode="json"), "train": train_cfg.model_dump(mode="json"),
               "tools_in_prompt": cfg.dataset.tools_in_prompt}
-    training_path = out / "training.json"
-    with eng.step(f"finetune:{task_id}", inputs, params, force=force or resume) as run:
-        if run.skip and training_path.is_file():
-            return {**json.loads(training_path.read_text(encoding="utf-8")), "skipped": True}
-        run.skip = False
+
+    def make(outputs: StepOutputs) -> dict[str, Any]:
         if train_cfg.threads:
             import torch
             torch.set_num_threads(train_cfg.threads)
@@ -111,25 +94,28 @@ def finetune(eng, task_id: str, candidate: str | None = None, resume: bool = Fal
             "tools_in_prompt": cfg.dataset.tools_in_prompt, "seed": eng.config.seed, "resumed": resume,
             "result": result,
         }
-        (out / "adapter" / "fde_candidate.json").write_text(json.dumps(training["candidate"]), encoding="utf-8")
-        _write(training_path, json.dumps(training, indent=1))
-        card = _write(out / "model_card.md", model_card(training))
-        run.outputs = [out / "adapter" / "adapter_config.json", out / "curves.json", training_path, card]
-        run.summary = {k: result[k] for k in ("steps", "stopped_by", "best_val_loss", "tokens_per_s")}
-    return training
+        adapter = arts.path("adapter", task_id)
+        write_json(adapter / "fde_candidate.json", training["candidate"], indent=None)
+        outputs.add(adapter / "adapter_config.json")
+        outputs.add(arts.path("curves", task_id))
+        outputs.write("training", training, task_id)
+        outputs.write("model_card", model_card(training), task_id)
+        outputs.summary = {k: result[k] for k in ("steps", "stopped_by", "best_val_loss", "tokens_per_s")}
+        return training
+
+    return run_step(eng, f"finetune:{task_id}", inputs=inputs, params=params, make=make,
+                    previous=lambda: arts.read("training", task_id), render=lambda d: render_training(eng, d),
+                    force=force or resume)
 
 
 def load_finetuned(eng, task_id: str, device: str | None = None):
     """(PEFT model, tokenizer): the task's base candidate with its fine-tuned adapter, in eval mode."""
     from peft import PeftModel
 
-    out = model_dir(eng, task_id)
-    training_path = out / "training.json"
-    if not (out / "adapter" / "adapter_config.json").is_file() or not training_path.is_file():
-        raise FdeError(f"{out}: no fine-tuned adapter. Run `fde finetune {eng.root} --task {task_id}` first.")
-    training = json.loads(training_path.read_text(encoding="utf-8"))
+    adapter = eng.artifacts.require("adapter", task_id)
+    training = eng.artifacts.read("training", task_id)
     cand = Candidate.model_validate(training["candidate"])
     model, tok = load_candidate(cand, device=device)
-    model = PeftModel.from_pretrained(model, str(out / "adapter"))
+    model = PeftModel.from_pretrained(model, str(adapter))
     model.eval()
     return model, tok

@@ -7,6 +7,18 @@
 """
 
 from fde_toolkit.tasks.config import TasksConfig, tasks_config
-from fde_toolkit.tasks.discover import discover, discover_tasks, render_tasks
+
+
+def __getattr__(name: str):
+    """discover, discover_tasks and render_tasks load the clustering stack only when first used."""
+    if name in ("discover", "discover_tasks", "render_tasks"):
+        import importlib
+
+        module = importlib.import_module("fde_toolkit.tasks.discover")
+        globals().update(discover=module.discover, discover_tasks=module.discover_tasks,
+                         render_tasks=module.render_tasks)
+        return globals()[name]
+    raise AttributeError(name)
+
 
 __all__ = ["TasksConfig", "discover", "discover_tasks", "render_tasks", "tasks_config"]

@@ -14,7 +14,6 @@ with distinct requests, and very large logs stay within minutes on a laptop.
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from typing import TYPE_CHECKING, Any
@@ -24,12 +23,13 @@ import polars as pl
 
 from fde_toolkit import FdeError
 from fde_toolkit.tasks.cluster import Split, member_centres, nearest_centre, split_requests, weighted_order
-from fde_toolkit.tasks.config import TasksConfig, tasks_config
+from fde_toolkit.tasks.config import TasksConfig
 from fde_toolkit.tasks.describe import describe_tasks
 from fde_toolkit.tasks.embed import Embedder, EmbeddingCache, SentenceEmbedder
 from fde_toolkit.tasks.project import RequestVectors
 from fde_toolkit.tasks.signature import call_signatures, digest
 from fde_toolkit.tasks.steps import assign_steps, describe_steps
+from fde_toolkit.step import StepOutputs, StepResult, run_step
 
 if TYPE_CHECKING:
     from fde_toolkit.engagement import Engagement
@@ -296,32 +296,29 @@ def discover_tasks(calls: pl.DataFrame | pl.LazyFrame, config: TasksConfig | Non
 
 # ----------------------------------------------------------------------------- the engagement step
 
-def discover(eng: "Engagement", force: bool = False, embedder: Embedder | None = None) -> dict[str, Any]:
+def discover(eng: "Engagement", force: bool = False,
+             embedder: Embedder | None = None) -> StepResult[dict[str, Any]]:
     """`fde discover`: curated.parquet -> tasks.parquet + tasks.json, recorded in the manifest.
 
     Skipped when curated.parquet and the settings did not change (unless `force`); vectors are cached
     under the engagement's .cache/embeddings/. `embedder` overrides the configured model.
     """
-    config = tasks_config(eng.config.tasks, eng.config.seed, where=str(eng.root / "engagement.yaml"))
-    curated = eng.require("curated.parquet", made_by="scrub")
-    out_parquet, out_json = eng.artifact("tasks.parquet"), eng.artifact("tasks.json")
+    config = eng.config.tasks
+    curated = eng.artifacts.require("curated")
     embedder = embedder or SentenceEmbedder(config.embedding_model)
     params = {**config.model_dump(mode="json"),
               "embedding_model_key": getattr(embedder, "cache_key", type(embedder).__name__)}
-    with eng.step("discover", [curated], params, force=force) as run:
-        if run.skip and out_json.is_file():
-            return json.loads(out_json.read_text(encoding="utf-8"))
-        run.skip = False
+
+    def make(out: StepOutputs) -> dict[str, Any]:
         calls = pl.scan_parquet(curated).select(CALL_COLUMNS)
-        assignments, tasks = discover_tasks(calls, config, embedder, cache_dir=eng.root / ".cache" / "embeddings")
-        assignments.write_parquet(out_parquet)
-        tmp = out_json.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(tasks, indent=1, ensure_ascii=False), encoding="utf-8")
-        os.replace(tmp, out_json)
-        run.outputs = [out_parquet, out_json]
-        run.summary = {"tasks": tasks["k"], "steps": len(tasks["steps"]), "candidates": tasks["candidates"],
+        assignments, tasks = discover_tasks(calls, config, embedder, cache_dir=eng.cache_dir / "embeddings")
+        out.write("task_assignments", assignments)
+        out.summary = {"tasks": tasks["k"], "steps": len(tasks["steps"]), "candidates": tasks["candidates"],
                        "calls": tasks["calls"]}
-    return tasks
+        return out.write_data("tasks", tasks)
+
+    return run_step(eng, "discover", inputs=[curated], params=params, make=make, previous=eng.artifacts.tasks,
+                    render=render_tasks, force=force)
 
 
 # ----------------------------------------------------------------------------- terminal view

@@ -1,7 +1,7 @@
 """An interactive task explorer for the notebook: pick a task, see its calls, terms and figures.
 
     from fde_toolkit.tasks.explorer import task_explorer
-    task_explorer(tasks)          # tasks = json.loads(eng.artifact("tasks.json").read_text())
+    task_explorer(tasks)          # tasks = eng.artifacts.tasks()
 
 It shows only what tasks.json holds: curated text, never raw logs.
 """

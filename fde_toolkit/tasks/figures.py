@@ -1,6 +1,6 @@
 """Figures for the notebook's "Task discovery" section, built from tasks.json (curated text only).
 
-    tasks = json.loads(eng.artifact("tasks.json").read_text())
+    tasks = eng.artifacts.tasks()
     task_map(tasks); cost_treemap(tasks); criterion_curve(tasks); candidate_table(tasks)
 
 Every builder takes the tasks dict and returns a plotly Figure in the project's theme.

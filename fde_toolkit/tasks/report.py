@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
 
 from IPython.display import HTML
@@ -15,8 +14,7 @@ if TYPE_CHECKING:
 
 def load_tasks(eng: "Engagement") -> dict[str, Any] | None:
     """The engagement's tasks.json, or None when `fde discover` has not run yet."""
-    path = eng.artifacts_dir / "tasks.json"
-    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+    return eng.artifacts.optional("tasks")
 
 
 def candidate_cards(tasks: dict[str, Any], limit: int = 6) -> HTML:
