@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from fde_toolkit import FdeError, format_errors
+from fde_toolkit import FdeError, assets, format_errors
 from fde_toolkit.artifacts import ArtifactCatalog
 from fde_toolkit.privacy.config import PiiConfig
 from fde_toolkit.reports.branding import ReportsConfig
@@ -35,9 +35,6 @@ from fde_toolkit.tasks.config import TasksConfig
 
 if TYPE_CHECKING:
     from fde_toolkit.step import StepResult
-
-TEMPLATE = Path(__file__).resolve().parent.parent / "templates" / "engagement.yaml"
-PACKAGE_TEMPLATE = Path(__file__).resolve().parent / "templates" / "engagement.yaml"
 
 LogFormat = Literal["auto", "canonical", "openai", "otel", "csv", "parquet"]
 
@@ -406,8 +403,7 @@ def new_engagement(root: str | os.PathLike, logs: str | os.PathLike | None = Non
     cfg_path = root / "engagement.yaml"
     if cfg_path.exists():
         raise FdeError(f"{cfg_path}: already exists. Pick another name or edit that engagement.")
-    template = TEMPLATE if TEMPLATE.is_file() else PACKAGE_TEMPLATE
-    text = template.read_text(encoding="utf-8")
+    text = assets.path("templates", "engagement.yaml").read_text(encoding="utf-8")
     name = root.name
     text = text.replace("{{name}}", name).replace("{{client}}", client or name)
     raw = root / "data" / "raw"

@@ -19,10 +19,10 @@ import polars as pl
 import yaml
 from pydantic import ValidationError
 
-from fde_toolkit import FdeError
+from fde_toolkit import FdeError, assets
 from fde_toolkit.engagement import PriceRow
 
-BUILTIN_PRICES = Path(__file__).resolve().parent / "data" / "prices.yaml"
+BUILTIN_PRICES = assets.path("data", "prices.yaml")
 
 Frame = TypeVar("Frame", pl.DataFrame, pl.LazyFrame)
 

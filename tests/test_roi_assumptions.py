@@ -115,7 +115,7 @@ def test_unknown_assumption_and_settings_keys():
     assert "roi.horizon" in msg
 
 
-@pytest.mark.parametrize("path", ["engagements/demo/engagement.yaml", "templates/engagement.yaml"])
+@pytest.mark.parametrize("path", ["engagements/demo/engagement.yaml", "fde_toolkit/templates/engagement.yaml"])
 def test_shipped_sections_are_valid(path):
     root = Path(__file__).resolve().parent.parent
     text = (root / path).read_text(encoding="utf-8").replace("{{name}}", "x").replace("{{client}}", "X")

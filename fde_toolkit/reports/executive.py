@@ -10,7 +10,7 @@
     ask(ex)                  # what the client is asked to decide
     assumptions(ex)          # appendix: the assumptions that move the result most, with their sources
 
-notebooks/executive_summary.ipynb calls one function per cell, one cell per slide; `fde run`
+fde_toolkit/notebooks/executive_summary.ipynb calls one function per cell, one cell per slide; `fde run`
 exports it as reveal.js slides. A slide whose artifact is missing says what is not measured yet
 and the `fde` command that measures it, so an engagement can be presented at any depth; the
 figure functions return None then.

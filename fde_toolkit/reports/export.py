@@ -4,10 +4,10 @@
     export_slides(Path("reports/executive_summary.ipynb"), Path("reports/executive_summary.slides.html"),
                   title="The case for specialist models", branding=branding(eng))
 
-The report template (templates/nbconvert/report) extends nbconvert's lab template without the
+The report template (fde_toolkit/templates/nbconvert/report) extends nbconvert's lab template without the
 require.js, MathJax, mermaid and widget-manager tags it would load from a CDN. plotly.js comes
 embedded by the notebook (fde_toolkit.viz.setup_notebook). The slides template
-(templates/nbconvert/slides) turns cells into reveal.js sections (cell metadata
+(fde_toolkit/templates/nbconvert/slides) turns cells into reveal.js sections (cell metadata
 `slideshow.slide_type`) and inlines reveal.js from fde_toolkit/vendor/revealjs; plotly.js moves into
 the page head. Both take the engagement's branding (fde_toolkit.reports.branding). stderr outputs
 (warnings, progress bars) and the outputs of cells tagged `interactive-only` are dropped. A last
@@ -23,14 +23,13 @@ from pathlib import Path
 
 import nbformat
 
-import fde_toolkit
-from fde_toolkit import FdeError
+from fde_toolkit import FdeError, __version__, assets
 from fde_toolkit.reports.branding import Branding
 
-TEMPLATES = Path(fde_toolkit.__file__).resolve().parent.parent / "templates" / "nbconvert"
+TEMPLATES = assets.path("templates", "nbconvert")
 TEMPLATE_NAME = "report"
 SLIDES_TEMPLATE_NAME = "slides"
-REVEAL_DIR = Path(fde_toolkit.__file__).resolve().parent / "vendor" / "revealjs"
+REVEAL_DIR = assets.path("vendor", "revealjs")
 SLIDE_SIZE = (1280, 720)
 
 # An external script or stylesheet: <script ... src="http(s)://..."></script> or <link ... href="http(s)://...">.
@@ -105,7 +104,7 @@ def export_html(executed_ipynb: Path, out_html: Path, title: str | None = None,
         **CODE_FREE,
     )
     resources = {"fde_report": {"title": title, "subtitle": date.today().strftime("%d %B %Y"),
-                                "footer": f"Prepared with fde-toolkit {fde_toolkit.__version__}. "
+                                "footer": f"Prepared with fde-toolkit {__version__}. "
                                           "Figures are interactive: hover for values."},
                  "fde_brand": branding.resources() if branding else {}}
     body, _ = exporter.from_notebook_node(nb, resources=resources)

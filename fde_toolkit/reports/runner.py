@@ -1,6 +1,6 @@
 """Render the phase notebooks for an engagement: Papermill executes, nbconvert exports.
 
-    run_phases(eng)                         # every notebooks/NN_*.ipynb there is, in order, each to
+    run_phases(eng)                         # every fde_toolkit/notebooks/NN_*.ipynb there is, in order, each to
                                             # reports/<phase>.ipynb + .html, then the executive summary
                                             # as reveal.js slides: reports/executive_summary.slides.html
     run_phases(eng, ["01_scoping"], force=True)
@@ -25,16 +25,14 @@ from typing import Callable, Iterator
 
 import nbformat
 
-import fde_toolkit
+from fde_toolkit import FdeError, assets
 from fde_toolkit.step import StepOutputs, run_step
-from fde_toolkit import FdeError
 from fde_toolkit.engagement import Engagement
 from fde_toolkit.reports.export import (INTERACTIVE_ONLY, REVEAL_DIR, SLIDES_TEMPLATE_NAME, TEMPLATE_NAME, TEMPLATES,
                                        export_html, export_slides)
 from fde_toolkit.slm.status import PROTOTYPING_ARTIFACTS
 
-REPO_ROOT = Path(fde_toolkit.__file__).resolve().parent.parent
-NOTEBOOKS = REPO_ROOT / "notebooks"
+NOTEBOOKS = assets.path("notebooks")
 KERNEL = "python3"
 CELL_TIMEOUT_S = 1800  # a cell running longer is stuck: stop with an error instead of hanging `fde run`
 # The report template is an input too: restyling it re-renders the reports.
@@ -42,7 +40,7 @@ TEMPLATE_FILES = sorted(p for p in (TEMPLATES / TEMPLATE_NAME).glob("*") if p.is
 SLIDES_TEMPLATE_FILES = sorted(p for p in (TEMPLATES / SLIDES_TEMPLATE_NAME).glob("*") if p.is_file()) + sorted(
     p for p in REVEAL_DIR.rglob("*") if p.is_file() and p.suffix in {".js", ".css"})
 PHASE_GLOB = "[0-9][0-9]_*.ipynb"
-EXECUTIVE = "executive_summary"  # notebooks/executive_summary.ipynb, exported as slides after the phases
+EXECUTIVE = "executive_summary"  # fde_toolkit/notebooks/executive_summary.ipynb, exported as slides after the phases
 
 PHASE_TITLES = {"01_scoping": "Scoping report", "02_prototyping": "Prototyping report",
                 "03_hardening": "Hardening report", "04_handover": "Handover report",
@@ -76,11 +74,12 @@ PHASE_PREPARE: dict[str, Callable[[Engagement], None]] = {"01_scoping": _prepare
 
 
 def notebook_engagement(path: str | Path) -> Engagement:
-    """The engagement a phase notebook works on: `path` as given, else relative to the repo root
-    (a notebook opened in Jupyter runs in notebooks/, while `fde run` passes an absolute path)."""
+    """The engagement a phase notebook works on: `path` as given, else relative to the source checkout
+    (a notebook opened in Jupyter runs in its own folder, while `fde run` passes an absolute path)."""
     path = Path(path)
-    if not path.is_dir() and not path.is_absolute() and (REPO_ROOT / path).is_dir():
-        path = REPO_ROOT / path
+    checkout = assets.source_checkout()
+    if not path.is_dir() and not path.is_absolute() and checkout is not None and (checkout / path).is_dir():
+        path = checkout / path
     return Engagement.load(path)
 
 
@@ -159,7 +158,7 @@ def _execute(phase: str, nb: Path, out: Path, eng: Engagement) -> None:
     try:
         with _without_interactive_cells(nb) as runnable:
             pm.execute_notebook(str(runnable), str(out), parameters={"engagement": str(eng.root.resolve())},
-                                kernel_name=KERNEL, execution_timeout=CELL_TIMEOUT_S, cwd=str(REPO_ROOT),
+                                kernel_name=KERNEL, execution_timeout=CELL_TIMEOUT_S, cwd=str(eng.root.resolve()),
                                 progress_bar=False, log_output=False,
                                 extra_arguments=["--IPKernelApp.log_level=ERROR"])
         _restore_interactive_cells(nb, out)

@@ -258,7 +258,7 @@ def parse_roi_settings(section: dict[str, Any] | None, where: str = "engagement.
     try:
         raw = RoiSection.model_validate(section or {})
     except ValidationError as e:
-        raise invalid_section(where, "roi", e, "templates/engagement.yaml, section roi") from None
+        raise invalid_section(where, "roi", e, "the comments of section roi in engagement.yaml (as `fde new` writes it)") from None
     errs: list[str] = []
     unknown = sorted(set(raw.assumptions) - set(CATALOGUE))
     for name in unknown:
@@ -269,7 +269,7 @@ def parse_roi_settings(section: dict[str, Any] | None, where: str = "engagement.
         if entry is None:
             if spec.default is None:
                 errs.append(f"roi.assumptions.{name}: missing; {spec.description} Only the client can give it "
-                            f"(unit {spec.unit}; see templates/engagement.yaml)")
+                            f"(unit {spec.unit}; see the comments in engagement.yaml as `fde new` writes it)")
                 continue
             lo, li, hi = spec.default
             out[name] = Assumption(name, spec.unit, lo, li, hi, spec.default_source, spec.description, flagged=True,
@@ -281,7 +281,7 @@ def parse_roi_settings(section: dict[str, Any] | None, where: str = "engagement.
             out[name] = a
     if errs:
         raise FdeError("\n".join([f"{where}: the `roi:` section is not valid:", *(f"  - {e}" for e in errs),
-                                  "Fix these assumptions (see templates/engagement.yaml, section roi) and run again."]))
+                                  "Fix these assumptions (see the comments of section roi in engagement.yaml as `fde new` writes it) and run again."]))
     return RoiSettings(raw.horizon_years, raw.expand_tasks, raw.monte_carlo, raw.retrain, out)
 
 
