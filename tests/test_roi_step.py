@@ -105,17 +105,19 @@ def test_scenarios_conservative_is_not_above_as_measured(eng):
     assert s["conservative"]["assumptions"] == {r["assumption"]: r[r["unfavourable"]] for r in rows if r["unfavourable"]}
 
 
-def test_later_phase_measurements_replace_assumptions(eng):
-    (eng.artifacts_dir / "routing.json").write_text(json.dumps({"tasks": {"t001": {"offload_share": 0.5,
-                                                                                   "kept_agreement": 0.99}}}))
-    (eng.artifacts_dir / "hardening.json").write_text(json.dumps({"tasks": [{"task": "t001", "latency_ms_p50": 80.0}]}))
-    data = roi(eng).data
+def test_measured_offload_and_latency_under_load_replace_assumptions(eng):
+    """The ids a routing calibration and a hardening benchmark add replace their assumptions, per task."""
+    ev, settings = gather(eng), parse_roi_settings(eng.config.roi)
+    ev.add("t001.offload_share", 0.5, "share", "routing", "t001.offload_share", "share the specialist answers")
+    ev.add("t001.kept_quality", 0.99, "share", "routing", "t001.kept_quality", "agreement of the kept answers")
+    ev.add("t001.slm_latency_under_load_ms", 80.0, "ms", "hardening", "t001.p50", "p50 latency under load")
+    data = compute_roi(ev, settings, seed=7)
     t1 = data["tier1"]["tasks"][0]["metrics"]
     assert t1["offload_share"]["value"] == 0.5 and t1["offload_share"]["measured"] == ["t001.offload_share"]
     assert t1["offload_share"]["assumed"] == []
     assert t1["latency_after_ms"]["value"] == 80.0 and t1["latency_after_ms"]["assumed"] == []
     assert data["assumptions"]["routing_offload_share"]["replaced_by_measurement_for"] == ["t001"]
-    assert data["measurements"]["t001.offload_share"]["artifact"] == "routing.json"
+    assert data["measurements"]["t001.offload_share"]["artifact"] == "routing"
     t2 = data["tier1"]["tasks"][1]["metrics"]  # t002 still assumed
     assert "routing_offload_share" in t2["offload_share"]["assumed"]
 

@@ -67,18 +67,18 @@ CATALOGUE: dict[str, Spec] = {
         "share", "Share of a task's calls the SLM-first router lets the specialist answer (the rest is escalated "
         "to the LLM); never more than agreement / routing_quality_target, the most it can keep and still hold "
         "the quality target.", (0.6, 0.8, 0.9),
-        "default — replace with the routing calibration (artifacts/routing.json) once it exists",
-        measured_by="routing.json: tasks.<task>.offload_share", used_for="LLM spend avoided, escalations, latency"),
+        "default — replace with the routing calibration once it is measured",
+        measured_by="<task>.offload_share (routing calibration)", used_for="LLM spend avoided, escalations, latency"),
     "routing_quality_target": Spec(
         "share", "Agreement with the LLM the router holds on the answers it lets the specialist keep (the quality "
         "target the client signs off).", (0.95, 0.97, 0.99),
         "default — replace with the quality target the client signs off (routing calibration)", positive=True,
-        measured_by="routing.json: tasks.<task>.kept_agreement", used_for="offload cap, rework"),
+        measured_by="<task>.kept_quality (routing calibration)", used_for="offload cap, rework"),
     "latency_under_load_factor": Spec(
         "factor", "Serving latency under production load relative to the single-request latency measured "
         "in evaluation.", (1.0, 1.3, 2.0),
-        "default — replace with the hardening benchmark (artifacts/hardening.json) once it exists",
-        positive=True, measured_by="hardening.json: tasks.<task>.latency_ms_p50",
+        "default — replace with the hardening benchmark once it is measured",
+        positive=True, measured_by="<task>.slm_latency_under_load_ms (hardening benchmark)",
         used_for="latency after, hours saved"),
     "target_utilisation": Spec(
         "share", "Peak-hour load per serving instance as a share of its measured throughput; the rest is "

@@ -8,28 +8,19 @@
     ev.next_tasks       # SLM candidates of tasks.json without an evaluation yet, best first
     ev.needs            # what is missing for a complete ROI (empty when complete)
 
-Later phases replace assumptions when their artifact appears: artifacts/routing.json gives each
-task's offload share (and the quality of the answers the router keeps), artifacts/hardening.json the
-latency and throughput under load. Both are read as {"tasks": {"t001": {...}}} or
-{"tasks": [{"task": "t001", ...}]}; the fields read are listed in ROUTING_FIELDS and HARDENING_FIELDS.
+The ROI model also takes `<task>.offload_share`, `<task>.kept_quality` and
+`<task>.slm_latency_under_load_ms` when a measurement of them is added; until then the assumptions
+routing_offload_share, routing_quality_target and latency_under_load_factor stand in.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 from fde_toolkit import FdeError
-
-# field in the artifact -> (measurement suffix, unit, label)
-ROUTING_FIELDS = {"offload_share": ("offload_share", "share", "share of calls the specialist answers (router)"),
-                  "kept_agreement": ("kept_quality", "share", "agreement of the answers the router keeps")}
-HARDENING_FIELDS = {"latency_ms_p50": ("slm_latency_under_load_ms", "ms", "specialist p50 latency under load"),
-                    "examples_per_s": ("throughput_under_load", "per_s", "specialist throughput under load")}
-
 
 @dataclass(frozen=True)
 class Measurement:
@@ -68,13 +59,6 @@ class Evidence:
         if value is None:
             return
         self.measurements[mid] = Measurement(mid, float(value), unit, artifact, fld, label, kind, note)
-
-
-def _read_json(path: Path, made_by: str) -> dict[str, Any]:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
-        raise FdeError(f"{path}: cannot read it as JSON. Run `fde {made_by} --force` to write it again.") from None
 
 
 def _dig(d: dict[str, Any], dotted: str) -> Any:
@@ -123,14 +107,6 @@ def session_cycle_minutes(calls_path: Path) -> tuple[float | None, int]:
     if spans.height == 0:
         return None, 0
     return float(spans["minutes"].median()), spans.height
-
-
-def _task_rows(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """{task id: row} from {"tasks": {...}} or {"tasks": [{"task"|"id": ...}]}."""
-    rows = doc.get("tasks", {})
-    if isinstance(rows, dict):
-        return {str(k): v for k, v in rows.items() if isinstance(v, dict)}
-    return {str(r.get("task") or r.get("id")): r for r in rows if isinstance(r, dict) and (r.get("task") or r.get("id"))}
 
 
 def _task_measurements(ev: Evidence, t: dict[str, Any]) -> None:
@@ -182,8 +158,8 @@ def _eval_measurements(ev: Evidence, tid: str, rep: dict[str, Any]) -> bool:
 
 
 def gather(eng, read_calls: bool = True) -> Evidence:
-    """Read profile.json, tasks.json, eval/*.json, models/*/training.json and, when present, calls.parquet,
-    routing.json and hardening.json. profile.json and tasks.json are required. `read_calls=False` lists
+    """Read profile.json, tasks.json, eval/*.json, models/*/training.json and, when present, calls.parquet.
+    profile.json and tasks.json are required. `read_calls=False` lists
     calls.parquet among the inputs without scanning it (enough to decide whether the step is fresh)."""
     arts = eng.artifacts
     ev = Evidence()
@@ -251,19 +227,6 @@ def gather(eng, read_calls: bool = True) -> Evidence:
     order = {r["id"]: i for i, r in enumerate(ranked)}
     ev.tasks = sorted(evaluated, key=lambda x: (order.get(x, 10**9), x))
     ev.next_tasks = [r["id"] for r in ranked if r["id"] not in evaluated and r.get("cost_usd") is not None]
-
-    for name, fields, suffix_note in (("routing.json", ROUTING_FIELDS, "routing calibration"),
-                                      ("hardening.json", HARDENING_FIELDS, "hardening benchmark")):
-        path = eng.artifacts_dir / name
-        if not path.is_file():
-            continue
-        ev.inputs.append(path)
-        doc_rows = _task_rows(_read_json(path, "route" if name == "routing.json" else "harden"))
-        for tid in ev.tasks:
-            row = doc_rows.get(tid, {})
-            for f, (suffix, unit, label) in fields.items():
-                if row.get(f) is not None:
-                    ev.add(f"{tid}.{suffix}", row[f], unit, name, f"tasks.{tid}.{f}", label, note=suffix_note)
 
     if not ev.tasks:
         if ranked:

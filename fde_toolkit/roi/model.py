@@ -51,9 +51,9 @@ class TaskInputs:
     throughput: Tracked
     training_seconds: Tracked
     primary_metric: Tracked | None = None
-    offload: Tracked | None = None  # routing.json, else the routing_offload_share assumption
+    offload: Tracked | None = None  # measured by routing, else the routing_offload_share assumption
     kept_quality: Tracked | None = None
-    latency_under_load_ms: Tracked | None = None  # hardening.json, else latency x latency_under_load_factor
+    latency_under_load_ms: Tracked | None = None  # measured by hardening, else latency x latency_under_load_factor
     throughput_under_load: Tracked | None = None
     assumed_like_measured: bool = False
 

@@ -208,10 +208,10 @@ def compute_roi(ev: Evidence, settings: RoiSettings, seed: int = 7, client: str 
         assumptions_out[name] = d
     later = []  # measurements of later phases that assumptions stand in for
     if not any(f"{t}.offload_share" in measurements for t in ev.tasks):
-        later.append("artifacts/routing.json: each task's offload share at the quality target (routing "
-                     "calibration); routing_offload_share and routing_quality_target stand in")
+        later.append("each task's offload share at the quality target (routing calibration): "
+                     "routing_offload_share and routing_quality_target stand in")
     if not any(f"{t}.slm_latency_under_load_ms" in measurements for t in ev.tasks):
-        later.append("artifacts/hardening.json: latency and throughput under load (hardening benchmark); "
+        later.append("latency and throughput under load (hardening benchmark): "
                      "latency_under_load_factor and the evaluation's throughput stand in")
     out = {**meta, "status": "complete", "needs": ev.needs + later, "tasks": ev.tasks, "expanded_tasks": extra,
            "next_tasks": ev.next_tasks, "task_info": ev.task_info, "measurements": measurements,
