@@ -41,4 +41,11 @@ def open_engagement(root) -> "Engagement":  # noqa: F821
     return Engagement.load(root)
 
 
-__all__ = ["FdeError", "open_engagement"]
+def new_engagement(root, logs=None, link: bool = False, client: str = "") -> "Engagement":  # noqa: F821
+    """Scaffold an engagement folder at `root` (engagement.yaml from the template, the logs under data/raw/)."""
+    from fde_toolkit.engagement import new_engagement as scaffold
+
+    return scaffold(root, logs=logs, link=link, client=client)
+
+
+__all__ = ["FdeError", "new_engagement", "open_engagement"]
