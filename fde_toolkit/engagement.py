@@ -30,7 +30,7 @@ from fde_toolkit.privacy.config import PiiConfig
 from fde_toolkit.reports.branding import ReportsConfig
 from fde_toolkit.roi.assumptions import RoiSection
 from fde_toolkit.slm.config import FinetuneConfig
-from fde_toolkit.slm.registry import Candidate, parse_candidates
+from fde_toolkit.slm.registry import Candidate, duplicate_ids, parse_candidates, with_builtins
 from fde_toolkit.tasks.config import TasksConfig
 
 if TYPE_CHECKING:
@@ -103,10 +103,15 @@ class EngagementConfig(_Strict):
     @classmethod
     def _builtin_candidates(cls, v: Any) -> Any:
         """`{id: <built-in id>}` picks a built-in (its keys overridable); an empty list means the built-ins."""
-        try:
-            return parse_candidates(v or [])
-        except FdeError as e:
-            raise ValueError(str(e).removeprefix("engagement.yaml: ")) from None
+        return with_builtins(v)
+
+    @field_validator("candidates")
+    @classmethod
+    def _candidate_ids_are_unique(cls, v: list[Candidate]) -> list[Candidate]:
+        dupes = duplicate_ids(v)
+        if dupes:
+            raise ValueError(f"id {dupes[0]} is listed twice; give each candidate its own id")
+        return v
 
     @model_validator(mode="after")
     def _tasks_take_the_seed(self) -> "EngagementConfig":
@@ -138,7 +143,7 @@ def load_config(path: Path) -> EngagementConfig:
     try:
         return EngagementConfig.model_validate(raw)
     except ValidationError as e:
-        raise FdeError(format_errors(f"{path}: engagement.yaml is not valid:", e.errors(),
+        raise FdeError(format_errors(f"{path}: these settings are not valid:", e.errors(),
                                      "Fix these fields (every option is explained in the engagement.yaml "
                                      "that `fde new` writes) and run again.")) from None
 

@@ -19,7 +19,7 @@ import polars as pl
 import yaml
 from pydantic import ValidationError
 
-from fde_toolkit import FdeError, assets
+from fde_toolkit import FdeError, assets, format_errors
 from fde_toolkit.engagement import PriceRow
 
 BUILTIN_PRICES = assets.path("data", "prices.yaml")
@@ -30,11 +30,8 @@ _TOKENS_PER_PRICE_UNIT = 1_000_000.0
 
 
 def _row_errors(where: str, index: int, err: ValidationError) -> str:
-    lines = [f"{where}: price row {index} is not valid:"]
-    for e in err.errors():
-        field = ".".join(str(p) for p in e["loc"]) or "(row)"
-        lines.append(f"  - prices[{index}].{field}: {e['msg']}")
-    return "\n".join(lines)
+    return format_errors(f"{where}: price row {index} is not valid:", err.errors(),
+                         "Fix these keys and run again.", prefix=f"prices[{index}]")
 
 
 def _compile(where: str, index: int, pattern: str) -> re.Pattern[str]:

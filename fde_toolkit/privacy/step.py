@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from fde_toolkit.privacy.config import PiiConfig
 from fde_toolkit.privacy.curation import curate_calls
 from fde_toolkit.privacy.pseudonym import key_id, load_key
 from fde_toolkit.privacy.report import render_report
@@ -18,11 +17,6 @@ from fde_toolkit.step import StepOutputs, StepResult, run_step
 
 if TYPE_CHECKING:
     from fde_toolkit.engagement import Engagement
-
-
-def load_config(eng: "Engagement") -> PiiConfig:
-    """The engagement's validated `pii:` settings."""
-    return eng.config.pii
 
 
 def scrub(eng: "Engagement", force: bool = False) -> StepResult[dict[str, Any]]:

@@ -24,7 +24,7 @@ os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator  # noqa: E402
 
-from fde_toolkit import FdeError  # noqa: E402
+from fde_toolkit import FdeError, format_errors  # noqa: E402
 
 CHATML = ("{% for message in messages %}{{'<|im_start|>' + message['role'] + '\n' + message['content'] + "
           "'<|im_end|>' + '\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}")
@@ -71,26 +71,42 @@ def parse_candidates(entries: list[dict[str, Any]], where: str = "engagement.yam
     """The engagement's `candidates:` list, validated; `{id: <built-in id>}` picks a built-in (its keys overridable).
 
     An empty list means the built-in default candidates."""
-    if not entries:
-        return list(BUILTIN.values())
     out: list[Candidate] = []
-    for i, raw in enumerate(entries):
-        if not isinstance(raw, dict):
+    for i, data in enumerate(with_builtins(entries)):
+        if isinstance(data, Candidate):
+            out.append(data)
+            continue
+        if not isinstance(data, dict):
             raise FdeError(f"{where}: candidates[{i}] must be a mapping with at least an `id`.")
-        base = BUILTIN.get(str(raw.get("id")))
-        data = {**base.model_dump(exclude_none=True), **raw} if base is not None else raw
-        if base is not None and any(k in raw for k in ("folder", "hub", "package")):
-            data = {k: v for k, v in data.items() if k not in ("folder", "hub", "package", "gguf")} | raw
         try:
             out.append(Candidate.model_validate(data))
         except ValidationError as e:
-            msgs = "; ".join(f"{'.'.join(str(p) for p in x['loc']) or 'entry'}: {x['msg']}" for x in e.errors())
-            raise FdeError(f"{where}: candidates[{i}] is not valid: {msgs}. Fix that entry and run again.") from None
-    ids = [c.id for c in out]
-    dupes = sorted({x for x in ids if ids.count(x) > 1})
+            raise FdeError(format_errors(f"{where}: candidates[{i}] is not valid:", e.errors(),
+                                         "Fix that entry and run again.", prefix=f"candidates[{i}]")) from None
+    dupes = duplicate_ids(out)
     if dupes:
         raise FdeError(f"{where}: candidates: id {dupes[0]} is listed twice; give each candidate its own id.")
     return out
+
+
+def with_builtins(entries: list[Any] | None) -> list[Any]:
+    """The `candidates:` entries with built-in ids filled in from BUILTIN (their keys overridable); the
+    built-ins themselves when the list is empty. Entries that are not mappings pass through as they are."""
+    if not entries:
+        return list(BUILTIN.values())
+    out: list[Any] = []
+    for raw in entries:
+        base = BUILTIN.get(str(raw.get("id"))) if isinstance(raw, dict) else None
+        data = {**base.model_dump(exclude_none=True), **raw} if base is not None else raw
+        if base is not None and any(k in raw for k in ("folder", "hub", "package")):
+            data = {k: v for k, v in data.items() if k not in ("folder", "hub", "package", "gguf")} | raw
+        out.append(data)
+    return out
+
+
+def duplicate_ids(cands: list[Candidate]) -> list[str]:
+    ids = [c.id for c in cands]
+    return sorted({x for x in ids if ids.count(x) > 1})
 
 
 def candidates(eng) -> list[Candidate]:

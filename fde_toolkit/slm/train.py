@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -33,6 +32,7 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from fde_toolkit import FdeError
+from fde_toolkit.files import replacing
 from fde_toolkit.slm.batching import IGNORE, collate, length_grouped_batches, padding_waste, random_batches, sorted_batches
 from fde_toolkit.slm.chat import Encoded
 from fde_toolkit.slm.config import LoraSettings, TrainSettings
@@ -171,22 +171,16 @@ def _fingerprint(settings: TrainSettings, lora: LoraSettings, n_train: int, seed
 def save_checkpoint(folder: Path, model, opt, state: TrainState, best: dict[str, torch.Tensor] | None,
                     fingerprint: dict[str, Any]) -> Path:
     """Write the checkpoint atomically (a crash mid-write leaves the previous one)."""
-    tmp = folder.with_name(folder.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    torch.save(_trainable_state(model), tmp / "adapter_state.pt")
-    torch.save(opt.state_dict(), tmp / "optimizer.pt")
-    torch.save({"torch": torch.get_rng_state(),
-                "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None}, tmp / "rng.pt")
-    if best is not None:
-        torch.save(best, tmp / "best_adapter_state.pt")
-    (tmp / "state.json").write_text(json.dumps({"state": state.__dict__, "fingerprint": fingerprint}), encoding="utf-8")
-    old = folder.with_name(folder.name + ".old")
-    shutil.rmtree(old, ignore_errors=True)
-    if folder.exists():
-        os.replace(folder, old)
-    os.replace(tmp, folder)
-    shutil.rmtree(old, ignore_errors=True)
+    with replacing(folder) as tmp:
+        tmp.mkdir(parents=True)
+        torch.save(_trainable_state(model), tmp / "adapter_state.pt")
+        torch.save(opt.state_dict(), tmp / "optimizer.pt")
+        torch.save({"torch": torch.get_rng_state(),
+                    "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None}, tmp / "rng.pt")
+        if best is not None:
+            torch.save(best, tmp / "best_adapter_state.pt")
+        (tmp / "state.json").write_text(json.dumps({"state": state.__dict__, "fingerprint": fingerprint}),
+                                        encoding="utf-8")
     return folder
 
 

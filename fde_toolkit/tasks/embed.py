@@ -19,6 +19,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from fde_toolkit import FdeError
+from fde_toolkit.files import replacing
 
 Embedder = Callable[[list[str]], np.ndarray]
 
@@ -148,10 +149,6 @@ class EmbeddingCache:
         return out
 
     def _write(self, key: str, keys: list[str], vectors: np.ndarray) -> None:
-        folder = self.folder / key
-        folder.mkdir(parents=True, exist_ok=True)
         name = hashlib.blake2b("".join(keys).encode(), digest_size=8).hexdigest()
-        tmp = folder / f"{name}.npz.tmp"
-        with open(tmp, "wb") as f:
+        with replacing(self.folder / key / f"{name}.npz") as tmp, open(tmp, "wb") as f:
             np.savez(f, keys=np.array(keys, dtype="U32"), vectors=vectors)
-        os.replace(tmp, folder / f"{name}.npz")
