@@ -253,9 +253,9 @@ def side_ours(path: Path, workdir: Path) -> dict:
     shutil.rmtree(root, ignore_errors=True)
     t0 = time.perf_counter()
     eng = new_engagement(root, logs=path, link=True)
-    report = ingest(eng, force=True)
+    report = ingest(eng, force=True).data
     t1 = time.perf_counter()
-    prof = profile(eng, force=True)
+    prof = profile(eng, force=True).data
     t2 = time.perf_counter()
     accepted = pl.scan_parquet(eng.artifacts_dir / "calls.parquet").select(pl.len()).collect().item()
     quarantined = getattr(report, "totals", {}).get("quarantined")

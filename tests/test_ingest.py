@@ -13,8 +13,9 @@ import pytest
 
 from fde_toolkit import FdeError
 from fde_toolkit.engagement import Engagement
-from fde_toolkit.logs import ingest as ingest_module
 from fde_toolkit.logs import jsonl as jsonl_module
+from fde_toolkit.logs import merge as merge_module
+from fde_toolkit.logs import workers as workers_module
 from fde_toolkit.logs.ingest import IngestReport, ingest
 from fde_toolkit.logs.schema import CALL_SCHEMA, MAX_LATENCY_MS, QUARANTINE_SCHEMA
 
@@ -208,14 +209,14 @@ def test_big_file_is_streamed_in_chunks(make_engagement, canonical_record, jsonl
     recs.insert(1234, recs[10])  # a duplicate in a later chunk
     data = jsonl(recs)
     parts: list[int] = []
-    real = ingest_module.write_sorted_calls
+    real = merge_module.write_sorted_calls
 
     def spy(parts_, drops, out, workdir, bucket_rows, bounds):
         parts.append(len(parts_))
         assert bucket_rows == 1000
         return real(parts_, drops, out, workdir, bucket_rows, bounds)
 
-    monkeypatch.setattr(ingest_module, "write_sorted_calls", spy)
+    monkeypatch.setattr(merge_module, "write_sorted_calls", spy)
     eng = make_engagement({"big.jsonl.gz": gzip.compress(data, mtime=0)})
     report = ingest(eng).data
     assert parts[0] > 50  # it really went through many chunks
@@ -235,12 +236,12 @@ def test_worker_processes_give_the_same_artifacts(make_engagement, canonical_rec
              "c.jsonl.gz": gzip.compress(jsonl(recs[600:900]), mtime=0)}
     serial = make_engagement(files, name="serial")
     ingest(serial)
-    monkeypatch.setattr(ingest_module, "PARALLEL_MIN_BYTES", 0)
-    monkeypatch.setattr(ingest_module.os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
-    monkeypatch.setattr(ingest_module, "_idle_cores", lambda cpus, interval=0.2: 2.0)
+    monkeypatch.setattr(workers_module, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(workers_module.os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    monkeypatch.setattr(workers_module, "idle_cores", lambda cpus, interval=0.2: 2.0)
     started: list[int] = []
-    real_init = ingest_module._Workers.__init__
-    monkeypatch.setattr(ingest_module._Workers, "__init__",
+    real_init = workers_module.WorkerPool.__init__
+    monkeypatch.setattr(workers_module.WorkerPool, "__init__",
                         lambda self, n, workdir: started.append(n) or real_init(self, n, workdir))
     parallel = make_engagement(files, name="parallel")
     report = ingest(parallel).data
@@ -252,13 +253,13 @@ def test_worker_processes_give_the_same_artifacts(make_engagement, canonical_rec
 
 def test_a_dead_worker_falls_back_to_this_process(make_engagement, canonical_record, jsonl, monkeypatch):
     monkeypatch.setattr(jsonl_module, "CHUNK_BYTES", 8192)
-    monkeypatch.setattr(ingest_module, "PARALLEL_MIN_BYTES", 0)
-    monkeypatch.setattr(ingest_module, "_idle_cores", lambda cpus, interval=0.2: 2.0)
-    monkeypatch.setattr(ingest_module, "_workers", lambda sizes: 2)
-    monkeypatch.setattr(ingest_module._Workers, "command", [sys.executable, "-c", "import sys; sys.exit(3)"])
+    monkeypatch.setattr(workers_module, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(workers_module, "idle_cores", lambda cpus, interval=0.2: 2.0)
+    monkeypatch.setattr(workers_module, "worker_count", lambda sizes: 2)
+    monkeypatch.setattr(workers_module.WorkerPool, "command", [sys.executable, "-c", "import sys; sys.exit(3)"])
     started: list[int] = []
-    real_init = ingest_module._Workers.__init__
-    monkeypatch.setattr(ingest_module._Workers, "__init__",
+    real_init = workers_module.WorkerPool.__init__
+    monkeypatch.setattr(workers_module.WorkerPool, "__init__",
                         lambda self, n, workdir: started.append(n) or real_init(self, n, workdir))
     eng = make_engagement({"a.jsonl": jsonl(_many_records(400, canonical_record, shuffled=True))})
     report = ingest(eng).data
@@ -268,11 +269,11 @@ def test_a_dead_worker_falls_back_to_this_process(make_engagement, canonical_rec
 
 
 def test_worker_count_follows_idle_cores(monkeypatch):
-    monkeypatch.setattr(ingest_module, "PARALLEL_MIN_BYTES", 100)
-    monkeypatch.setattr(ingest_module.os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
-    monkeypatch.setattr(ingest_module, "_idle_cores", lambda cpus, interval=0.2: 1.9)
-    assert ingest_module._workers([50]) == 1  # small logs: this process
-    assert ingest_module._workers([500]) == 2
-    monkeypatch.setattr(ingest_module, "_idle_cores", lambda cpus, interval=0.2: 0.7)
-    assert ingest_module._workers([500]) == 1  # a busy machine: no oversubscription
-    assert 0.0 <= (ingest_module._idle_cores([0], interval=0.01) or 0.0) <= 1.0
+    monkeypatch.setattr(workers_module, "PARALLEL_MIN_BYTES", 100)
+    monkeypatch.setattr(workers_module.os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    monkeypatch.setattr(workers_module, "idle_cores", lambda cpus, interval=0.2: 1.9)
+    assert workers_module.worker_count([50]) == 1  # small logs: this process
+    assert workers_module.worker_count([500]) == 2
+    monkeypatch.setattr(workers_module, "idle_cores", lambda cpus, interval=0.2: 0.7)
+    assert workers_module.worker_count([500]) == 1  # a busy machine: no oversubscription
+    assert 0.0 <= (workers_module.idle_cores([0], interval=0.01) or 0.0) <= 1.0

@@ -12,6 +12,7 @@ import pytest
 
 from fde_toolkit import FdeError, viz
 from fde_toolkit.engagement import Engagement
+from fde_toolkit.logs import figures as s1
 from fde_toolkit.logs import profile as profile_mod
 from fde_toolkit.logs.profile import profile, profile_calls, render_summary
 from fde_toolkit.logs.schema import conform
@@ -159,7 +160,7 @@ def test_profile_step_writes_artifacts_and_skips_when_fresh(eng, monkeypatch):
     assert prof["ingest"]["totals"]["quarantined"] == 3
     assert prof["ingest"]["reasons"][0] == {"reason": "invalid JSON", "records": 2}
     figs = sorted(p.stem for p in (eng.artifacts_dir / "figures").glob("*.json"))
-    assert figs == sorted(viz.FIGURES)
+    assert figs == sorted(s1.FIGURES)
     fig = pio.read_json(eng.artifacts_dir / "figures" / "cost_by_model_and_day.json")
     assert "local-llama" in fig.layout.annotations[0].text  # unpriced model named, not drawn as zero
     assert "profile" in eng.manifest.data["steps"]
@@ -183,13 +184,13 @@ def test_every_figure_uses_the_theme_and_has_titles(prof):
     assert pio.templates.default == "fde"
     prof = {**prof, "ingest": {"totals": {}, "reasons": [{"reason": "invalid JSON", "records": 2}],
                                "by_format": [], "unpriced_models": []}}
-    for name, build in viz.FIGURES.items():
+    for name, build in s1.FIGURES.items():
         fig = build(prof)
         assert isinstance(fig, go.Figure), name
         assert fig.layout.title.text, name
         assert fig.layout.template.layout.colorway == tuple(viz.PALETTE), name
         assert len(fig.data) > 0, f"{name} drew nothing"
-    latency = viz.latency_by_model(prof)
+    latency = s1.latency_by_model(prof)
     assert latency.layout.yaxis.title.text == "Latency (seconds)"
     assert [t.name for t in latency.data] == ["median (p50)", "p95", "p99"]
     assert latency.data[1].y[0] == pytest.approx(2.9)  # gpt-4o p95 in seconds

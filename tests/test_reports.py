@@ -108,7 +108,7 @@ def test_report_works_offline(rendered):
 def test_report_hides_code_and_noise(rendered):
     _, _, html, _ = rendered
     assert 'class="jp-CodeMirrorEditor' not in html and 'class="jp-InputPrompt' not in html
-    assert "viz.key_numbers" not in html and "notebook_engagement" not in html
+    assert "s1.key_numbers" not in html and "notebook_engagement" not in html
     assert 'data-mime-type="application/vnd.jupyter.stderr"' not in html
 
 

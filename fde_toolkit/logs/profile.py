@@ -452,12 +452,13 @@ def _with_curated_errors(calls: pl.LazyFrame, curated: Path) -> pl.LazyFrame:
 def profile(eng: Engagement, force: bool = False) -> StepResult[dict[str, Any]]:
     """Profile the engagement's accepted calls; write profile.json and one plotly JSON per figure."""
     from fde_toolkit import viz
+    from fde_toolkit.logs.figures import FIGURES
 
     arts = eng.artifacts
     calls = arts.require("calls")
     ingest_report, curated = arts.path("ingest_report"), arts.path("curated")
     inputs = [calls] + [p for p in (ingest_report, curated) if p.is_file()]
-    params = {"version": PROFILE_VERSION, "figures": sorted(viz.FIGURES)}
+    params = {"version": PROFILE_VERSION, "figures": sorted(FIGURES)}
 
     def make(out: StepOutputs) -> dict[str, Any]:
         try:
@@ -468,7 +469,7 @@ def profile(eng: Engagement, force: bool = False) -> StepResult[dict[str, Any]]:
         if ingest_report.is_file():
             prof["ingest"] = ingest_summary(arts.read("ingest_report"))
         out.write("profile", prof)
-        for name, build in viz.FIGURES.items():
+        for name, build in FIGURES.items():
             out.add(viz.save_figure(build(prof), arts.path("figure", name)))
         out.summary = {"calls": prof["totals"]["calls"], "models": prof["totals"]["models"],
                        "cost_usd_known": prof["cost"]["known_usd"],
