@@ -17,6 +17,7 @@ engagement does not have, so an engagement renders at whatever depth it has reac
 
 from __future__ import annotations
 
+import os
 import tempfile
 from contextlib import contextmanager
 from datetime import date
@@ -156,9 +157,9 @@ def _execute(phase: str, nb: Path, out: Path, eng: Engagement) -> None:
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
     try:
-        with _without_interactive_cells(nb) as runnable:
+        with _without_interactive_cells(nb) as runnable:  # in the caller's folder: paths read as typed
             pm.execute_notebook(str(runnable), str(out), parameters={"engagement": str(eng.root.resolve())},
-                                kernel_name=KERNEL, execution_timeout=CELL_TIMEOUT_S, cwd=str(eng.root.resolve()),
+                                kernel_name=KERNEL, execution_timeout=CELL_TIMEOUT_S, cwd=os.getcwd(),
                                 progress_bar=False, log_output=False,
                                 extra_arguments=["--IPKernelApp.log_level=ERROR"])
         _restore_interactive_cells(nb, out)
