@@ -229,10 +229,12 @@ def _row(name: str, r: dict[str, Any], ref_tps: float | None) -> str:
 
 def print_speed(speed: dict[str, dict[str, Any]]) -> None:
     stock_tps = speed["stock (Trainer + peft, full-sequence loss)"]["tokens_per_s"]
-    print(f"\n  {'recipe':<38} {'tokens/s':>9} {'vs stock':>8} {'train s':>9} {'examples':>8} {'padding':>8} {'val loss':>9}")
+    print(f"\n  {'recipe':<38} {'tokens/s':>9} {'vs stock':>8} {'train s':>9} "
+          f"{'examples':>8} {'padding':>8} {'val loss':>9}")
     for name, r in speed.items():
         print(_row(name, r, stock_tps))
-    print(f"\n  ours / stock: {speed['ours']['tokens_per_s'] / stock_tps:.2f}x tokens/s; validation loss per answer token "
+    print(f"\n  ours / stock: {speed['ours']['tokens_per_s'] / stock_tps:.2f}x tokens/s; "
+          f"validation loss per answer token "
           f"after {speed['ours']['examples_seen']} examples: ours {speed['ours']['val_loss']:.3f}, "
           f"stock {speed['stock (Trainer + peft, full-sequence loss)']['val_loss']:.3f}")
 
@@ -270,7 +272,8 @@ def main() -> None:
     print(f"speed run: {len(train_enc)} examples (mean {mean_len:.1f} tokens), val {len(val_enc)}, "
           f"LoRA r={LORA.r} all-linear, lr {LR}, batch {BATCH}, one epoch each\n")
 
-    results: dict[str, Any] = {"env": env, "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(a).items()}}
+    results: dict[str, Any] = {"env": env,
+                               "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(a).items()}}
     speed: dict[str, dict[str, Any]] = {}
     if a.skip_speed:
         variants = []
@@ -302,7 +305,8 @@ def main() -> None:
         print(f"\nquality: label accuracy on {len(refs)} test examples, {a.minutes:g} training minutes each\n")
         base, btok = fresh_model(cand)
         quality["base zero-shot (77 labels in the prompt)"] = label_accuracy(
-            base, btok, [conversation(t, label_list_prompt(labels)) for t in test["text"]], refs, labels, "greedy", False)
+            base, btok, [conversation(t, label_list_prompt(labels)) for t in test["text"]], refs, labels,
+            "greedy", False)
         pool = data["train_all"].head(a.shot_pool)
         quality[f"base few-shot ({a.shots} nearest examples)"] = label_accuracy(
             base, btok, few_shot_convs(pool, test, a.shots), refs, labels, "greedy", False)
@@ -320,7 +324,8 @@ def main() -> None:
                                                            "examples_seen": r["examples_seen"], "steps": r["steps"],
                                                            "val_loss": validation_loss(m, val_enc, t.pad_token_id)}
         del m
-        print(f"  {'model':<44} {'constrained':>11} {'free-running':>12} {'valid labels':>12} {'examples':>9} {'val loss':>9}")
+        print(f"  {'model':<44} {'constrained':>11} {'free-running':>12} {'valid labels':>12} "
+              f"{'examples':>9} {'val loss':>9}")
         for name, q in quality.items():
             free = f"{q['free']:.1%}" if "free" in q else "-"
             valid = f"{q['free_valid_labels']:.1%}" if "free_valid_labels" in q else "-"

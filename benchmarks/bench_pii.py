@@ -161,7 +161,8 @@ class Generator:
         alnum = string.ascii_letters + string.digits
         r = lambda n: "".join(self.rng.choice(alnum) for _ in range(n))  # noqa: E731
         return self.rng.choice([
-            f"sk-proj-{r(40)}", f"AKIA{''.join(self.rng.choice(string.ascii_uppercase + string.digits) for _ in range(16))}",
+            f"sk-proj-{r(40)}",
+            f"AKIA{''.join(self.rng.choice(string.ascii_uppercase + string.digits) for _ in range(16))}",
             f"ghp_{r(36)}", f"xoxb-{self.rng.randint(10**11, 10**12)}-{r(24)}",
             f"eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiI{r(20)}.{r(43)}",
         ])
@@ -198,7 +199,8 @@ class Generator:
             elif p == 1:
                 t.add("Please charge the card ").pii("CARD", self.card()).add(f" for invoice {neg[1]} ({neg[4]}). ")
             elif p == 2:
-                t.add("I moved to ").pii("LOCATION", self.city()).add(", new address ").pii("ADDRESS", f.street_address()) \
+                t.add("I moved to ").pii("LOCATION", self.city()).add(", new address ") \
+                    .pii("ADDRESS", f.street_address()) \
                     .add(". ").add(self.rng.choice(["DOB: ", "My date of birth is ", "I was born on "])) \
                     .pii("DOB", self.dob()).add(" for verification. ")
             elif p == 3:
@@ -207,8 +209,8 @@ class Generator:
                 t.add("My SSN is ").pii("SSN", self.fake.ssn()).add(" and I work at ").pii("ORG", f.company()) \
                     .add(". ")
             elif p == 5:
-                t.add("Server ").pii("IP", self.ip()).add(f" started failing after the upgrade to {neg[6]} at {neg[2]}, "
-                                                          f"trace {neg[8]}. ")
+                t.add("Server ").pii("IP", self.ip()).add(f" started failing after the upgrade to {neg[6]} "
+                                                          f"at {neg[2]}, trace {neg[8]}. ")
             elif p == 6:
                 t.add("Use this key ").pii("SECRET", self.secret()).add(f" for request {neg[7]}. ")
             else:
@@ -300,7 +302,8 @@ class Generator:
                 units.append(Unit(i, ("args", path), value, arg_spans.get(path, [])))
             for path, value in leaves(meta):
                 units.append(Unit(i, ("meta", path), value, [(0, len(ip), "IP")] if path == ("client_ip",) else []))
-        df = conform(pl.DataFrame(rows, schema_overrides={"messages": pl.List(MESSAGE), "tool_calls": pl.List(TOOL_CALL)}))
+        df = conform(pl.DataFrame(rows, schema_overrides={"messages": pl.List(MESSAGE),
+                                                          "tool_calls": pl.List(TOOL_CALL)}))
         return df, units
 
 
@@ -511,7 +514,8 @@ def main() -> None:
     rps = {"ours": args.records / t_plain, "ours+ner": args.records / t_ner, "presidio": args.records / t_pres}
 
     lines = []
-    head = f"{'entity':<9} {'gold':>5} | {'ours (no NER) P/R/F1':^22} | {'ours (NER) P/R/F1':^22} | {'Presidio P/R/F1':^22}"
+    head = (f"{'entity':<9} {'gold':>5} | {'ours (no NER) P/R/F1':^22} | {'ours (NER) P/R/F1':^22} | "
+            f"{'Presidio P/R/F1':^22}")
     lines.append(head)
     lines.append("-" * len(head))
     for t in ALL_TYPES:
@@ -535,7 +539,8 @@ def main() -> None:
         ("overall F1 (shared types) with NER > Presidio", s_ner["shared"]["f1"], s_pres["shared"]["f1"],
          s_ner["shared"]["f1"] > s_pres["shared"]["f1"]),
         ("speed without NER >= 20x Presidio", rps["ours"] / rps["presidio"], 20.0, rps["ours"] / rps["presidio"] >= 20),
-        ("speed with NER >= 2x Presidio", rps["ours+ner"] / rps["presidio"], 2.0, rps["ours+ner"] / rps["presidio"] >= 2),
+        ("speed with NER >= 2x Presidio", rps["ours+ner"] / rps["presidio"], 2.0,
+         rps["ours+ner"] / rps["presidio"] >= 2),
     ]
     print()
     for name, got, target, ok in checks:
@@ -547,16 +552,20 @@ def main() -> None:
 
     if args.record:
         stamp = date.today().isoformat()
-        machine = f"{os.cpu_count()} cores (nproc), {cpu_model()}, Python {platform.python_version()}, polars {pl.__version__}"
+        machine = (f"{os.cpu_count()} cores (nproc), {cpu_model()}, Python {platform.python_version()}, "
+                   f"polars {pl.__version__}")
         body = [f"\n## bench_pii: PII scrubbing vs Presidio ({stamp})\n",
-                f"Machine: {machine}. Command: `python benchmarks/bench_pii.py --records {args.records} --seed {args.seed}`. "
-                f"{args.records:,} generated calls, {len(units):,} texts and JSON string values, {n_gold:,} labelled PII spans. "
+                f"Machine: {machine}. "
+                f"Command: `python benchmarks/bench_pii.py --records {args.records} --seed {args.seed}`. "
+                f"{args.records:,} generated calls, {len(units):,} texts and JSON string values, "
+                f"{n_gold:,} labelled PII spans. "
                 f"Presidio {presidio_version()} AnalyzerEngine with the same spaCy model ({MODEL}), detection only, "
                 "each distinct text and JSON string value once; ours end to end (detect, replace, rebuild JSON, "
                 "report). P/R/F1 per entity type (overlap match); Presidio's DATE_TIME counted as DOB; shared F1 "
                 "over the types both claim. calls/s: best of two runs (Presidio: full pass or a quarter).\n",
                 "```", *lines, "```", ""]
-        body += [f"- {'PASS' if ok else 'MISS'} {name}: {got:.3f} (target {target:.3f})" for name, got, target, ok in checks]
+        body += [f"- {'PASS' if ok else 'MISS'} {name}: {got:.3f} (target {target:.3f})"
+                 for name, got, target, ok in checks]
         body.append(f"- {leak_line[0].upper()}{leak_line[1:]}")
         body.append(f"- Load average (1 min) at start / end of the run: {load_start} / {load_average()} on "
                     f"{os.cpu_count()} cores (above ~1, other jobs shared the machine and absolute calls/s are low; "

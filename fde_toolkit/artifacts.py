@@ -148,7 +148,8 @@ class ArtifactCatalog:
         if not spec.fields:
             return [self.root / glob] if (self.root / glob).is_file() else []
         regex = self._regex(spec)
-        return sorted(p for p in self.root.glob(glob) if p.is_file() and regex.match(p.relative_to(self.root).as_posix()))
+        return sorted(p for p in self.root.glob(glob)
+                      if p.is_file() and regex.match(p.relative_to(self.root).as_posix()))
 
     @staticmethod
     def _regex(spec: Artifact) -> re.Pattern:

@@ -39,10 +39,13 @@ def profile_doc(calls: int = 20000, days: int = 30, sessions: int = 10000, cost:
     occ = [4, 5, 5, 4, 4, 4, 4]  # Mon..Sun occurrences in 2026-09-01..2026-09-30
     matrix = [[per_cell * occ[d] for _ in range(24)] for d in range(7)]
     return {"version": 1,
-            "totals": {"calls": calls, "first_call": "2026-09-01T00:00:00+00:00", "last_call": "2026-09-30T23:59:00+00:00",
-                       "first_date": "2026-09-01", "last_date": "2026-09-30", "days": days, "calls_per_day": calls / days,
+            "totals": {"calls": calls, "first_call": "2026-09-01T00:00:00+00:00",
+                       "last_call": "2026-09-30T23:59:00+00:00",
+                       "first_date": "2026-09-01", "last_date": "2026-09-30", "days": days,
+                       "calls_per_day": calls / days,
                        "sessions": sessions, "users": 100, "models": 1, "input_tokens": 1, "output_tokens": 1,
-                       "ok_calls": calls, "errors": 0, "error_rate": 0.0, "cost_usd_known": cost, "cost_known_share": 1.0},
+                       "ok_calls": calls, "errors": 0, "error_rate": 0.0, "cost_usd_known": cost,
+                       "cost_known_share": 1.0},
             "over_time": {"weekday_hour_utc": matrix, "weekdays": ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]},
             "cost": {"currency": "USD", "known_usd": cost}}
 
@@ -70,8 +73,8 @@ def eval_doc(task: str, kind: str = "label", agreement: float = 0.9, latency_ms:
                "json": {"validity": 1.0, "field_f1": agreement + 0.03, "exact": agreement - 0.1, "primary": "field_f1"},
                "tool_call": {"validity": 1.0, "name_accuracy": 0.99, "call_accuracy": agreement,
                              "primary": "call_accuracy"},
-               "text": {"chrf": 70.0, "chrf_mean": 68.0, "primary": "chrf"}}[kind if kind in ("label", "json", "tool_call")
-                                                                               else "text"]
+               "text": {"chrf": 70.0, "chrf_mean": 68.0, "primary": "chrf"}}[
+                   kind if kind in ("label", "json", "tool_call") else "text"]
     ft = {"metrics": {**metrics, "exact_match": agreement, "agreement": agreement, "n": 100},
           "latency_ms": {"p50": latency_ms, "p95": latency_ms * 1.5, "mean": latency_ms},
           "examples_per_s": examples_per_s,
@@ -89,8 +92,9 @@ def training_doc(task: str, seconds: float = 3600.0, examples: int = 1000) -> di
     return {"task": task, "result": {"elapsed_seconds": seconds, "device": "cpu"}, "encoded": {"train": examples}}
 
 
-def write_engagement(root: Path, evaluated: tuple[str, ...] = ("t001", "t002"), roi: dict[str, Any] | None = None,
-                     client: str = "Tiny ROI Client", serving_hourly: float = 0.10, evals: dict[str, dict] | None = None,
+def write_engagement(root: Path, evaluated: tuple[str, ...] = ("t001", "t002"),
+                     roi: dict[str, Any] | None = None, client: str = "Tiny ROI Client",
+                     serving_hourly: float = 0.10, evals: dict[str, dict] | None = None,
                      cards: bool = True) -> Engagement:
     """An engagement with profile.json, tasks.json and, for `evaluated`, eval + training + model card."""
     root.mkdir(parents=True, exist_ok=True)
@@ -108,7 +112,8 @@ def write_engagement(root: Path, evaluated: tuple[str, ...] = ("t001", "t002"), 
         (mdir / "training.json").write_text(json.dumps(training_doc(tid)), encoding="utf-8")
         if cards:
             (mdir / "model_card.md").write_text(f"# {tid} specialist: LoRA adapter on smollm2-135m-instruct\n\n"
-                                                "## Metrics\n\n| variant | agreement |\n|---|---|\n| fine_tuned | 0.9 |\n",
+                                                "## Metrics\n\n| variant | agreement |\n|---|---|\n"
+                                                "| fine_tuned | 0.9 |\n",
                                                 encoding="utf-8")
     config = {"name": root.name, "client": client, "seed": 7,
               "finetune": {"serving": {"hardware": "1 vCPU", "hourly_usd": serving_hourly}},

@@ -87,7 +87,8 @@ def toy_calls(n: int, seed: int = 0, task: str = "label"):
                "status": "ok"}
         if task == "tool_call":
             row["tools"] = TOOLS_JSON
-            row["tool_calls"] = [{"name": f"paint_{colour}", "arguments": '{"fruit": "' + msgs[1]["content"].split()[0] + '"}'}]
+            row["tool_calls"] = [{"name": f"paint_{colour}",
+                                  "arguments": '{"fruit": "' + msgs[1]["content"].split()[0] + '"}'}]
         else:
             row["response_text"] = colour
         rows.append(row)

@@ -134,7 +134,8 @@ def _candidate_steps_log(first: int) -> bytes:
                 user = {"role": "user", "content": (
                     f"{opener} {request} I am {PERSON}, policy {POLICY}. New phone {PHONE}, new email {EMAIL}, "
                     f"pay with card {CARD} or IBAN {IBAN}.")}
-                call = [{"id": f"call_{i}", "type": "function", "function": {"name": "update_contact", "arguments": args}}]
+                call = [{"id": f"call_{i}", "type": "function",
+                         "function": {"name": "update_contact", "arguments": args}}]
                 lines.append(_pair(i + 1, [contact, user], _completion(i + 1, tool_calls=call), tools=[UPDATE_CONTACT]))
                 i += 2
     return b"\n".join(lines) + b"\n"
@@ -217,7 +218,8 @@ def test_canaries_never_pass_the_scrub_step(tmp_path: Path, monkeypatch: pytest.
         except FdeError as e:  # a candidate of a handful of calls
             assert "too few distinct examples" in str(e), e
     assert {task_id, contact_id} <= set(built)
-    assert json.loads((eng.artifacts_dir / "datasets" / task_id / "dataset.json").read_text())["labels"] == sorted(ROUTES)
+    assert (json.loads((eng.artifacts_dir / "datasets" / task_id / "dataset.json").read_text())["labels"]
+            == sorted(ROUTES))
     tr = finetune(eng, task_id, max_steps=2).data
     assert tr["result"]["steps"] == 2 and tr["candidate"]["id"] == "toy"
     rep = evaluate(eng, task_id, embedder=hash_embedder).data

@@ -42,7 +42,8 @@ def frame(texts: list[str], tool_args: str | None = None, tools: str | None = No
              "messages": [{"role": "user", "content": t}],
              "tool_calls": [{"name": "f", "arguments": tool_args}] if tool_args else [], "tools": tools}
             for i, t in enumerate(texts)]
-    return conform(pl.DataFrame(rows, schema_overrides={"messages": pl.List(MESSAGE), "tool_calls": pl.List(TOOL_CALL)}))
+    return conform(pl.DataFrame(rows, schema_overrides={"messages": pl.List(MESSAGE),
+                                                        "tool_calls": pl.List(TOOL_CALL)}))
 
 
 TEXTS = [
@@ -82,7 +83,8 @@ def test_ner_respects_operators_and_entity_choice() -> None:
 
 def test_ner_reads_json_values_but_not_keys_or_tool_schemas() -> None:
     args = json.dumps({"Maria Garcia": 1, "note": "Send it to Maria Garcia in Berlin."})
-    tools = json.dumps([{"type": "function", "function": {"name": "lookup", "description": "Look up a customer in Salesforce."}}])
+    tools = json.dumps([{"type": "function",
+                         "function": {"name": "lookup", "description": "Look up a customer in Salesforce."}}])
     curated, _, _ = scrub_calls(frame(["hello"], tool_args=args, tools=tools), PiiConfig(), KEY)
     out = json.loads(curated.get_column("tool_calls")[0][0]["arguments"])
     assert list(out) == ["Maria Garcia", "note"]  # keys: structured detectors only

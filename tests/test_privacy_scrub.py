@@ -168,7 +168,8 @@ def test_sensitivity_actions_and_counts_add_up() -> None:
     assert "jane@example.com" not in restricted.write_ndjson()  # the restricted partition is curated too
     meta = json.loads(curated.get_column("metadata")[0])
     assert meta == {"tier": "p", "sensitivity": ["vip"]}
-    assert json.loads(restricted.get_column("metadata")[1]) == {"metadata": "not json", "sensitivity": ["health", "vip"]}
+    assert json.loads(restricted.get_column("metadata")[1]) == {"metadata": "not json",
+                                                                 "sensitivity": ["health", "vip"]}
     assert json.loads(restricted.get_column("metadata")[0]) == {"sensitivity": ["health"]}
     s = report["sensitivity"]
     assert (s["records_dropped"], s["records_restricted"], s["records_flagged"]) == (2, 2, 1)

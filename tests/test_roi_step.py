@@ -35,7 +35,8 @@ def test_roi_writes_json_and_figures_then_skips(eng):
     assert data["status"] == "complete" and data["tasks"] == ["t001", "t002"]
     assert data["expanded_tasks"] == ["t003", "t004"] and data["next_tasks"] == ["t003", "t004"]
     on_disk = json.loads((eng.artifacts_dir / "roi.json").read_text())
-    assert on_disk["tier3"]["net_annual_benefit"]["value"] == pytest.approx(data["tier3"]["net_annual_benefit"]["value"])
+    assert on_disk["tier3"]["net_annual_benefit"]["value"] == pytest.approx(
+        data["tier3"]["net_annual_benefit"]["value"])
     for key in ("measurements", "assumptions", "tier1", "tier2", "tier3", "cash_flow", "scenarios", "uncertainty",
                 "figures", "refinement_plan"):
         assert key in on_disk, key
@@ -102,7 +103,8 @@ def test_scenarios_conservative_is_not_above_as_measured(eng):
                                                               + 2 * (8000 + finetune_each))
     rows = data["uncertainty"]["tornado"]
     assert rows == sorted(rows, key=lambda r: -r["swing"])
-    assert s["conservative"]["assumptions"] == {r["assumption"]: r[r["unfavourable"]] for r in rows if r["unfavourable"]}
+    assert s["conservative"]["assumptions"] == {r["assumption"]: r[r["unfavourable"]]
+                                                for r in rows if r["unfavourable"]}
 
 
 def test_measured_offload_and_latency_under_load_replace_assumptions(eng):

@@ -18,7 +18,8 @@ from fde_toolkit.slm.datasets import (build_dataset, cap_examples, infer_kind, m
 
 def _calls(pairs: list[tuple[str, str]], status: list[str] | None = None) -> pl.DataFrame:
     t0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
-    rows = [{"call_id": f"c{i}", "timestamp": t0 + timedelta(seconds=i), "model": "m", "status": (status or ["ok"] * len(pairs))[i],
+    rows = [{"call_id": f"c{i}", "timestamp": t0 + timedelta(seconds=i), "model": "m",
+             "status": (status or ["ok"] * len(pairs))[i],
              "messages": [{"role": "system", "content": "Classify."}, {"role": "user", "content": q}],
              "response_text": a, "cost_usd": 0.002} for i, (q, a) in enumerate(pairs)]
     return conform(pl.DataFrame(rows, infer_schema_length=None))
@@ -69,7 +70,8 @@ def test_cap_keeps_each_stratum_share():
 
 
 def test_tool_call_targets_render_as_json_the_model_can_emit():
-    assert json.loads(render_tool_calls([{"name": "lookup", "arguments": '{"id": "7"}'}])) == {"name": "lookup", "arguments": {"id": "7"}}
+    assert json.loads(render_tool_calls([{"name": "lookup", "arguments": '{"id": "7"}'}])) == {
+        "name": "lookup", "arguments": {"id": "7"}}
     two = json.loads(render_tool_calls([{"name": "a", "arguments": "{}"}, {"name": "b", "arguments": "{}"}]))
     assert [c["name"] for c in two] == ["a", "b"]
     calls = toy_calls(40, task="tool_call")

@@ -64,8 +64,10 @@ def test_chrf_by_hand():
 def test_score_by_kind_reports_agreement_and_primary():
     s = M.score("label", ["a", "b"], ["a", "a"])
     assert s["accuracy"] == 0.5 and s["agreement"] == 0.5 and s["primary"] == "accuracy" and s["n"] == 2
-    t = M.score("text", ["the claim is open", "zzz"], ["the claim is open", "the claim is closed"], text_success_chrf=60)
+    t = M.score("text", ["the claim is open", "zzz"], ["the claim is open", "the claim is closed"],
+                text_success_chrf=60)
     assert t["agreement"] == 0.5 and t["primary"] == "chrf"
     assert M.successes("json", ['{"a":1}', '{"a":2}'], ['{"a": 1}', '{"a": 1}']) == [True, False]
-    assert M.successes("tool_call", ['{"name":"x","arguments":{"q":1}}'], ['{"name": "x", "arguments": {"q": 1}}']) == [True]
+    assert M.successes("tool_call", ['{"name":"x","arguments":{"q":1}}'],
+                       ['{"name": "x", "arguments": {"q": 1}}']) == [True]
     assert not math.isnan(M.score("json", [None], ['{"a": 1}'])["field_f1"])

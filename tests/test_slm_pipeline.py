@@ -14,8 +14,8 @@ from fde_toolkit.slm.evaluation import evaluate
 from fde_toolkit.slm.selection import rank_candidates, select_candidates
 
 pytestmark = pytest.mark.usefixtures("one_thread")
-FT = {"train": {"lr": 0.02, "epochs": 50, "max_steps": 30, "eval_every": 10, "checkpoint_every": 10, "budget_minutes": None,
-                "patience": 0},
+FT = {"train": {"lr": 0.02, "epochs": 50, "max_steps": 30, "eval_every": 10, "checkpoint_every": 10,
+                "budget_minutes": None, "patience": 0},
       "select": {"examples": 12, "latency_examples": 2}, "evaluate": {"latency_examples": 2, "max_new_tokens": 24}}
 
 
@@ -63,7 +63,8 @@ def test_label_task_end_to_end(tmp_path):
 
 
 def test_tool_call_task_end_to_end(tmp_path):
-    eng = toy_engagement(tmp_path / "tools", n=80, task="tool_call", candidate_folder=save_bpe_candidate(tmp_path / "bpe"),
+    eng = toy_engagement(tmp_path / "tools", n=80, task="tool_call",
+                         candidate_folder=save_bpe_candidate(tmp_path / "bpe"),
                          finetune={**FT, "train": {**FT["train"], "max_steps": 8}})
     info = build_dataset(eng, "t01").data
     assert info["output_kind"] == "tool_call" and len(info["tools"]) == 4

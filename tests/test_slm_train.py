@@ -139,7 +139,8 @@ def test_same_seed_same_run(tok, tmp_path):
     runs = []
     for k in range(2):
         model = attach_lora(toy_model(tok), lora, seed=3)
-        train_lora(model, tok, train, train[:8], _settings(max_steps=8), lora, tmp_path / str(k), seed=3, progress=False)
+        train_lora(model, tok, train, train[:8], _settings(max_steps=8), lora, tmp_path / str(k), seed=3,
+                   progress=False)
         runs.append([c["loss"] for c in json.loads((tmp_path / str(k) / "curves.json").read_text())["train"]])
     assert runs[0] == runs[1]
 
@@ -162,7 +163,8 @@ def test_resume_continues_the_step_count_and_matches_an_uninterrupted_run(tok, t
 
     first = attach_lora(toy_model(tok), lora, seed=0)
     with pytest.raises(Crash):
-        train_lora(first, tok, train, train[:8], settings, lora, tmp_path / "b", seed=0, progress=False, on_step=crash_at_6)
+        train_lora(first, tok, train, train[:8], settings, lora, tmp_path / "b", seed=0, progress=False,
+                   on_step=crash_at_6)
     again = attach_lora(toy_model(tok), lora, seed=99)  # fresh weights: the checkpoint must restore them
     res = train_lora(again, tok, train, train[:8], settings, lora, tmp_path / "b", seed=0, resume=True, progress=False)
     got = json.loads((tmp_path / "b" / "curves.json").read_text())

@@ -218,4 +218,5 @@ def parse_pii_config(raw: dict[str, Any] | None, source: str = "engagement.yaml"
     try:
         return PiiConfig.model_validate(raw or {})
     except ValidationError as err:
-        raise invalid_section(source, "pii", err, "the comments of section pii in engagement.yaml (as `fde new` writes it)") from None
+        raise invalid_section(source, "pii", err,
+                              "the comments of section pii in engagement.yaml (as `fde new` writes it)") from None

@@ -278,7 +278,8 @@ def curate_calls(calls: pl.DataFrame, config: PiiConfig, key: bytes) -> Curation
                     doc_old.append(docs.texts[d])
                     doc_new.append(new)
         mapping = pl.concat([changed.rename({"text": "old"}),
-                             pl.DataFrame({"old": doc_old, "new": doc_new}, schema={"old": pl.String, "new": pl.String})]
+                             pl.DataFrame({"old": doc_old, "new": doc_new},
+                                          schema={"old": pl.String, "new": pl.String})]
                             ).unique("old", keep="first", maintain_order=True)
         old, new = mapping.get_column("old"), mapping.get_column("new")
 

@@ -120,7 +120,8 @@ def _plausible(value: str, national: list[tuple[str, re.Pattern]]) -> bool:
         return True
     digits = re.sub(r"\D", "", re.split(r"(?i)x|ext", value)[0])
     for prefix, pattern in national:
-        if pattern.fullmatch(digits) or (prefix and digits.startswith(prefix) and pattern.fullmatch(digits[len(prefix):])):
+        if pattern.fullmatch(digits) or (prefix and digits.startswith(prefix)
+                                         and pattern.fullmatch(digits[len(prefix):])):
             return True
     return False
 

@@ -85,7 +85,8 @@ def parse_reports_config(section: dict[str, Any] | None, where: str = "engagemen
     try:
         return ReportsConfig.model_validate(section or {})
     except ValidationError as e:
-        raise invalid_section(where, "reports", e, "the comments of section reports in engagement.yaml (as `fde new` writes it)") from None
+        raise invalid_section(where, "reports", e,
+                              "the comments of section reports in engagement.yaml (as `fde new` writes it)") from None
 
 
 def logo_data_uri(path: Path, where: str = "engagement.yaml") -> str:

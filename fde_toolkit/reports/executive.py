@@ -569,7 +569,8 @@ def assumptions(ex: Summary, limit: int = 6) -> viz.Html:
         rows.append({"name": r["assumption"].replace("_", " "),
                      "range": f"{_fmt_unit(r['low'], r['unit'])} / {_fmt_unit(a.get('likely'), r['unit'])} / "
                               f"{_fmt_unit(r['high'], r['unit'])}",
-                     "swing": usd(swing), "source": ("default, to confirm" if a.get("flagged") else a.get("source", "–"))})
+                     "swing": usd(swing),
+                     "source": ("default, to confirm" if a.get("flagged") else a.get("source", "–"))})
     if not rows:
         return slide(k, "Every assumption is a fixed figure from the client",
                      lead("Nothing was varied: the net benefit has no assumption range to report."))
@@ -605,7 +606,8 @@ def _confirm_line(ex: Summary) -> str | None:
     if not flagged:
         return None
     names = ", ".join(n.replace("_", " ") for n in flagged[:3]) + (", …" if len(flagged) > 3 else "")
-    return f"Confirm the {len(flagged)} default assumption{'s' if len(flagged) != 1 else ''} with your figures ({names})."
+    return (f"Confirm the {len(flagged)} default assumption{'s' if len(flagged) != 1 else ''} "
+            f"with your figures ({names}).")
 
 
 def ask(ex: Summary) -> viz.Html:
@@ -634,7 +636,8 @@ def ask(ex: Summary) -> viz.Html:
             if wave:
                 items.append(f"Approve the next wave: {wave}.")
         else:
-            headline = f"Widen the scope before investing: at today's volume the case does not pay back within {h} years"
+            headline = ("Widen the scope before investing: at today's volume the case does not pay back "
+                        f"within {h} years")
             scen = {x["name"]: x for x in ex.roi.get("scenarios") or []}
             exp = (scen.get("expanded") or {}).get("tier3") or {}
             if ex.roi.get("expanded_tasks") and exp.get("net_annual_benefit") is not None:

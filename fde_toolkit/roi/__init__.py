@@ -32,7 +32,8 @@ measurements        {id: {value, unit, artifact, field, label, kind ("measured" 
                     "<task>.eval_examples", "<task>.training_seconds", "<task>.training_examples",
                     "<task>.calls", "<task>.llm_cost_usd", "<task>.priced_calls", "<task>.llm_latency_ms",
                     "<task>.volume_share", "<task>.llm_error_rate" (tasks.json), "<task>.offload_share",
-                    "<task>.kept_quality", "<task>.slm_latency_under_load_ms" (when measured), "logs.days", "logs.calls", "logs.cases",
+                    "<task>.kept_quality", "<task>.slm_latency_under_load_ms" (when measured),
+                    "logs.days", "logs.calls", "logs.cases",
                     "logs.known_cost_usd", "logs.peak_factor" (profile.json), "logs.cycle_minutes"
                     (calls.parquet), "serving.hourly_usd" (engagement.yaml finetune.serving, a setting)
 assumptions         {name: {unit, low, likely, high, source, description, flagged, measured_by, used_for,

@@ -199,7 +199,8 @@ class RoiSettings:
     def params(self) -> dict[str, Any]:
         """What the manifest fingerprints."""
         return {"horizon_years": self.horizon_years, "expand_tasks": self.expand_tasks,
-                "monte_carlo": self.monte_carlo.model_dump(mode="json"), "retrain": self.retrain.model_dump(mode="json"),
+                "monte_carlo": self.monte_carlo.model_dump(mode="json"),
+                "retrain": self.retrain.model_dump(mode="json"),
                 "assumptions": {k: v.as_dict() for k, v in sorted(self.assumptions.items())}}
 
 
@@ -222,7 +223,8 @@ def _check(name: str, entry: AssumptionEntry, spec: Spec) -> tuple[Assumption | 
         errs.append(f"{key}.unit: '{entry.unit}' is the wrong unit; this assumption is in {spec.unit} "
                     f"({UNITS[spec.unit]}). Convert the figures and write unit: {spec.unit}")
     if not (entry.source or "").strip():
-        errs.append(f"{key}.source: missing; say where the figure comes from (e.g. \"client finance team, 2026 budget\")")
+        errs.append(f"{key}.source: missing; say where the figure comes from "
+                    "(e.g. \"client finance team, 2026 budget\")")
     if entry.value is not None:
         if any(v is not None for v in (entry.low, entry.likely, entry.high)):
             errs.append(f"{key}: give either value (a fixed figure) or low/likely/high, not both")
@@ -258,7 +260,8 @@ def parse_roi_settings(section: dict[str, Any] | None, where: str = "engagement.
     try:
         raw = RoiSection.model_validate(section or {})
     except ValidationError as e:
-        raise invalid_section(where, "roi", e, "the comments of section roi in engagement.yaml (as `fde new` writes it)") from None
+        raise invalid_section(where, "roi", e,
+                              "the comments of section roi in engagement.yaml (as `fde new` writes it)") from None
     errs: list[str] = []
     unknown = sorted(set(raw.assumptions) - set(CATALOGUE))
     for name in unknown:
@@ -281,7 +284,8 @@ def parse_roi_settings(section: dict[str, Any] | None, where: str = "engagement.
             out[name] = a
     if errs:
         raise FdeError("\n".join([f"{where}: the `roi:` section is not valid:", *(f"  - {e}" for e in errs),
-                                  "Fix these assumptions (see the comments of section roi in engagement.yaml as `fde new` writes it) and run again."]))
+                                  "Fix these assumptions (see the comments of section roi in engagement.yaml "
+                                  "as `fde new` writes it) and run again."]))
     return RoiSettings(raw.horizon_years, raw.expand_tasks, raw.monte_carlo, raw.retrain, out)
 
 

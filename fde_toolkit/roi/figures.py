@@ -354,7 +354,8 @@ def tier1_table(roi: dict[str, Any]) -> Html:
         m = r["metrics"]
         g = lambda k, u: fmt(_v(m.get(k)), u)  # noqa: E731
         rows.append({"task": _task_label(r, 34), "quality": g("quality", "share"),
-                     "primary": (f"{r.get('primary')} {g('primary_metric', 'share')}" if m.get("primary_metric") else "–"),
+                     "primary": (f"{r.get('primary')} {g('primary_metric', 'share')}"
+                                 if m.get("primary_metric") else "–"),
                      "covered": g("calls_covered_share", "share"), "offload": g("offload_share", "share"),
                      "latency": f"{g('latency_before_ms', 'ms')} → {g('latency_after_ms', 'ms')}",
                      "cost": f"{g('cost_per_success_before', 'usd')} → {g('cost_per_success_after', 'usd')}",
@@ -425,9 +426,11 @@ def scenarios_table(roi: dict[str, Any]) -> Html:
     for s in roi["scenarios"]:
         t = s["tier3"]
         rows.append({"scenario": s["label"], "tasks": ", ".join(s["tasks"]), "avoided": money(t["llm_spend_avoided"]),
-                     "serving": money(t["slm_serving"]), "labour": money((t["labour_value"] or 0) - (t["rework_cost"] or 0)),
+                     "serving": money(t["slm_serving"]),
+                     "labour": money((t["labour_value"] or 0) - (t["rework_cost"] or 0)),
                      "net": money(t["net_annual_benefit"]), "one_off": money(t["one_off"]),
-                     "payback": months(t["payback_months"]), "roi": fmt(t["roi_pct"], "percent"), "npv": money(t["npv"])})
+                     "payback": months(t["payback_months"]), "roi": fmt(t["roi_pct"], "percent"),
+                     "npv": money(t["npv"])})
     cols = {"scenario": "Scenario", "tasks": "Tasks", "avoided": "LLM spend avoided /yr", "serving": "Serving /yr",
             "labour": "Labour net of rework /yr", "net": "Net benefit /yr", "one_off": "One-off",
             "payback": "Payback", "roi": f"ROI ({roi['horizon_years']} yr)", "npv": "NPV"}

@@ -18,7 +18,8 @@ OUTPUTS = ("llm_spend_avoided", "slm_serving", "labour_value", "rework_cost", "u
            "one_off", "payback_months", "roi_pct", "npv")
 
 
-def recompute(roi: dict[str, Any], overrides: dict[str, float], tasks: list[str] | None = None) -> dict[str, float | None]:
+def recompute(roi: dict[str, Any], overrides: dict[str, float],
+              tasks: list[str] | None = None) -> dict[str, float | None]:
     """Tier 3 of the measured scope with some assumptions changed (likely values for the rest)."""
     inp = model_inputs(roi["measurements"], tasks or roi["tasks"], horizon_years=roi["horizon_years"])
     res = evaluate(inp, assumption_values(roi["assumptions"], overrides=overrides))
@@ -52,7 +53,8 @@ def _summary(t: dict[str, float | None], base: dict[str, float | None]) -> str:
             ("ROI over the horizon", fmt(t["roi_pct"], "percent"), "roi_pct"),
             ("NPV", money(t["npv"]), "npv")]
     body = "".join(f"<tr><td style='color:#6B7785;padding-right:16px'>{html.escape(k)}</td>"
-                   f"<td style='text-align:right'><b>{html.escape(v)}</b>{delta(key) if key != 'payback_months' else ''}"
+                   f"<td style='text-align:right'><b>{html.escape(v)}</b>"
+                   f"{delta(key) if key != 'payback_months' else ''}"
                    f"</td></tr>" for k, v, key in rows)
     return f"<table style='font-size:14px'>{body}</table>"
 

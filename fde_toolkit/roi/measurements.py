@@ -177,7 +177,8 @@ def gather(eng, read_calls: bool = True) -> Evidence:
     if sessions:
         ev.add("logs.cases", sessions, "cases", "profile.json", "totals.sessions", "cases (logged sessions)")
     else:
-        ev.add("logs.cases", t["calls"], "cases", "profile.json", "totals.calls", "cases (one per call: no sessions logged)",
+        ev.add("logs.cases", t["calls"], "cases", "profile.json", "totals.calls",
+               "cases (one per call: no sessions logged)",
                note="the logs carry no session ids, so each call counts as a case")
     ev.add("logs.known_cost_usd", _dig(prof, "cost.known_usd") or t.get("cost_usd_known") or 0.0, "usd", "profile.json",
            "cost.known_usd", "logged LLM cost (priced calls)")

@@ -49,7 +49,8 @@ class ShotPicker:
         out = []
         for row in sims:
             top = np.argsort(-row, kind="stable")[: self.k][::-1]  # the most similar last, next to the query
-            out.append([(prompt_messages(self.train[i], "drop", tools_in_prompt), self.train[i]["target"]) for i in top])
+            out.append([(prompt_messages(self.train[i], "drop", tools_in_prompt), self.train[i]["target"])
+                        for i in top])
         return out
 
 

@@ -1,4 +1,5 @@
-"""The model card shipped with every fine-tuned adapter (markdown: what it is, what it was trained on, how good it is)."""
+"""The model card shipped with every fine-tuned adapter (markdown: what it is, what it was trained on,
+how good it is)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ def model_card(training: dict[str, Any], evaluation: dict[str, Any] | None = Non
     """Markdown model card from training.json (and eval/<task>.json when evaluated)."""
     t = training
     cand, ds, res = t["candidate"], t["dataset"], t["result"]
+    strata = (", stratified by " + ("label" if ds["output_kind"] == "label" else "tool name")
+              if ds["output_kind"] in ("label", "tool_call") else "")
     lines = [
         f"# {t['task']} specialist: LoRA adapter on {cand['id']}",
         "",
@@ -22,42 +25,56 @@ def model_card(training: dict[str, Any], evaluation: dict[str, Any] | None = Non
         f"*{t.get('task_name') or t['task']}* (output kind: `{ds['output_kind']}`) from the LLM it was logged on.",
         "",
         "## Base model",
-        f"- id: `{cand['id']}`; parameters: {_fmt(t.get('params_m'))} M; context: {_fmt(cand.get('context_length'))} tokens; "
+        f"- id: `{cand['id']}`; parameters: {_fmt(t.get('params_m'))} M; "
+        f"context: {_fmt(cand.get('context_length'))} tokens; "
         f"licence: {cand.get('licence', 'unknown')}",
-        f"- weights: {cand.get('folder') or cand.get('hub') or (str(cand.get('package')) + '/' + str(cand.get('gguf')))}",
-        "- adapter format: PEFT LoRA (`PeftModel.from_pretrained(base, 'adapter/')`)" + (", trained 4-bit (QLoRA)" if t.get("quantized") else ""),
+        "- weights: "
+        f"{cand.get('folder') or cand.get('hub') or (str(cand.get('package')) + '/' + str(cand.get('gguf')))}",
+        "- adapter format: PEFT LoRA (`PeftModel.from_pretrained(base, 'adapter/')`)"
+        + (", trained 4-bit (QLoRA)" if t.get("quantized") else ""),
         "",
         "## Data",
-        f"- source: the customer's curated calls of task `{t['task']}` (PII replaced by placeholders before any training); "
-        "the target is the LLM's logged answer" + (" (tool calls rendered as `{\"name\": ..., \"arguments\": {...}}`)" if ds["output_kind"] == "tool_call" else ""),
-        f"- splits (no normalised input in two splits{', stratified by ' + ('label' if ds['output_kind'] == 'label' else 'tool name') if ds['output_kind'] in ('label', 'tool_call') else ''}): "
+        f"- source: the customer's curated calls of task `{t['task']}` "
+        "(PII replaced by placeholders before any training); "
+        "the target is the LLM's logged answer"
+        + (" (tool calls rendered as `{\"name\": ..., \"arguments\": {...}}`)"
+           if ds["output_kind"] == "tool_call" else ""),
+        f"- splits (no normalised input in two splits{strata}): "
         f"train {ds['splits']['train']}, val {ds['splits']['val']}, test {ds['splits']['test']}",
         f"- examples used: {t['encoded']['train']} train, {t['encoded']['val']} val; "
-        f"{t['encoded']['truncated']} prompts shortened, {t['encoded']['dropped']} dropped (answer longer than max_length)",
+        f"{t['encoded']['truncated']} prompts shortened, "
+        f"{t['encoded']['dropped']} dropped (answer longer than max_length)",
         "",
         "## Training",
-        f"- LoRA r={t['lora']['r']}, alpha={t['lora']['alpha']}, dropout={t['lora']['dropout']}, targets={t['lora']['target_modules']}",
-        f"- lr {t['train']['lr']}, batch <= {t['train']['batch_size']} examples / {t['train']['max_batch_tokens']} tokens, "
-        f"max_length {t['train']['max_length']}, warm-up {t['train']['warmup_steps']} steps, cosine decay; seed {t['seed']}",
+        f"- LoRA r={t['lora']['r']}, alpha={t['lora']['alpha']}, dropout={t['lora']['dropout']}, "
+        f"targets={t['lora']['target_modules']}",
+        f"- lr {t['train']['lr']}, batch <= {t['train']['batch_size']} examples / "
+        f"{t['train']['max_batch_tokens']} tokens, "
+        f"max_length {t['train']['max_length']}, warm-up {t['train']['warmup_steps']} steps, "
+        f"cosine decay; seed {t['seed']}",
         f"- loss on answer tokens only, end-of-turn included; system prompt: {t['train']['system_prompt']}",
         f"- ran {res['steps']} steps ({res['epochs']} epochs, {res['examples_seen']} examples, {res['tokens']} tokens) "
         f"in {_fmt(res['elapsed_seconds'])} s on {res['device']}; stopped by {res['stopped_by']}; "
         f"{_fmt(res['tokens_per_s'])} tokens/s; padding waste {_fmt(res['padding_waste'])}",
-        f"- validation loss (per answer token): best {_fmt(res['best_val_loss'])} at step {_fmt(res['best_step'])} (the saved adapter)",
+        f"- validation loss (per answer token): best {_fmt(res['best_val_loss'])} "
+        f"at step {_fmt(res['best_step'])} (the saved adapter)",
         "",
         "## Metrics",
     ]
     if evaluation:
         lines.append("On the held-out test split, against the LLM's logged answers:")
         lines.append("")
-        lines.append("| variant | " + " | ".join(evaluation["metric_names"]) + " | latency p50 ms | cost / successful task USD |")
+        lines.append("| variant | " + " | ".join(evaluation["metric_names"])
+                     + " | latency p50 ms | cost / successful task USD |")
         lines.append("|---" * (len(evaluation["metric_names"]) + 3) + "|")
         for name, v in evaluation["variants"].items():
             vals = " | ".join(_fmt(v["metrics"].get(m)) for m in evaluation["metric_names"])
-            lines.append(f"| {name} | {vals} | {_fmt(v['latency_ms']['p50'])} | {_fmt(v['cost']['per_successful_task_usd'])} |")
+            lines.append(f"| {name} | {vals} | {_fmt(v['latency_ms']['p50'])} | "
+                         f"{_fmt(v['cost']['per_successful_task_usd'])} |")
         llm = evaluation.get("llm", {})
         ref = " | ".join("reference" for _ in evaluation["metric_names"])
-        lines.append(f"| LLM (logged) | {ref} | {_fmt(llm.get('latency_ms_p50'))} | {_fmt(llm.get('cost_per_task_usd'))} |")
+        lines.append(f"| LLM (logged) | {ref} | {_fmt(llm.get('latency_ms_p50'))} | "
+                     f"{_fmt(llm.get('cost_per_task_usd'))} |")
     else:
         lines.append("Not evaluated yet: run `fde evaluate` for test-split metrics against the LLM.")
     lines += [
@@ -65,12 +82,16 @@ def model_card(training: dict[str, Any], evaluation: dict[str, Any] | None = Non
         "## Intended use",
         f"- Answering the calls of task `{t['task']}` in place of the LLM, behind an SLM-first router that sends "
         "low-confidence or out-of-scope calls back to the LLM.",
-        "- Not a general assistant: outside this task's prompt template and request kinds its answers are not measured.",
+        "- Not a general assistant: outside this task's prompt template and request kinds "
+        "its answers are not measured.",
         "",
         "## Known limits",
         "- It learned the LLM's answers, mistakes included; it is at best as good as the LLM on this task.",
-        "- Trained on a snapshot of the logs: drift in the requests (new intents, new tools, new formats) needs re-training (S6).",
-        "- Inputs seen only with placeholders for personal data (names, emails, numbers); serve it behind the same scrubbing.",
-        f"- {res['device'].upper()} training with {res['steps']} steps; longer budgets or a larger candidate may do better.",
+        "- Trained on a snapshot of the logs: drift in the requests (new intents, new tools, new formats) "
+        "needs re-training (S6).",
+        "- Inputs seen only with placeholders for personal data (names, emails, numbers); "
+        "serve it behind the same scrubbing.",
+        f"- {res['device'].upper()} training with {res['steps']} steps; "
+        "longer budgets or a larger candidate may do better.",
     ]
     return "\n".join(lines) + "\n"

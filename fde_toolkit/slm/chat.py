@@ -49,7 +49,8 @@ def render_tools(tools: list[dict[str, Any]] | None, style: str = "compact") -> 
             '{"name": <tool name>, "arguments": {<argument>: <value>}}')
 
 
-def prompt_messages(example: dict[str, Any], system_prompt: str = "keep", tools_in_prompt: str = "compact") -> list[Message]:
+def prompt_messages(example: dict[str, Any], system_prompt: str = "keep",
+                    tools_in_prompt: str = "compact") -> list[Message]:
     """The conversation the SLM answers: the logged request, the system prompt kept or dropped, tools appended."""
     msgs = [{"role": m["role"], "content": m.get("content") or ""} for m in example["messages"]]
     if system_prompt == "drop":
@@ -100,7 +101,8 @@ def encode_prompts(tok, conversations: Sequence[list[Message]]) -> list[list[int
     return [list(x) for x in tok(texts, add_special_tokens=False)["input_ids"]]
 
 
-def encode_examples(tok, conversations: Sequence[list[Message]], targets: Sequence[str], max_length: int) -> list[Encoded | None]:
+def encode_examples(tok, conversations: Sequence[list[Message]], targets: Sequence[str],
+                    max_length: int) -> list[Encoded | None]:
     """Prompt + answer ids per example; None where even the answer alone does not fit `max_length`.
 
     A prompt that is too long loses its middle (its start and the generation prompt at its end stay)."""

@@ -136,7 +136,8 @@ def split_examples(ex: pl.DataFrame, val_fraction: float, test_fraction: float, 
 
     Per stratum, round(n * fraction) groups go to test and to val; a stratum of one group goes to train."""
     groups = (ex.group_by("group", maintain_order=True).agg(pl.col("stratum").first().fill_null(""))
-              .with_columns(pl.col("group").map_elements(lambda g: _digest(g, seed), return_dtype=pl.String).alias("_h")))
+              .with_columns(pl.col("group").map_elements(lambda g: _digest(g, seed), return_dtype=pl.String)
+                            .alias("_h")))
     groups = groups.with_columns(
         (pl.col("_h").rank("ordinal").over("stratum") - 1).alias("_r"), pl.len().over("stratum").alias("_n"))
     n = pl.col("_n").cast(pl.Float64)
@@ -193,7 +194,8 @@ def openai_record(rec: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def make_dataset(calls: pl.DataFrame, kind: str | None, settings: DatasetSettings, seed: int) -> tuple[dict[str, list[dict]], dict[str, Any]]:
+def make_dataset(calls: pl.DataFrame, kind: str | None, settings: DatasetSettings,
+                 seed: int) -> tuple[dict[str, list[dict]], dict[str, Any]]:
     """Pure core of `fde dataset`: calls of one task -> ({split: records}, summary).
 
     `kind` is the task's output kind (label, json, tool_call, text); None infers it from the calls."""
@@ -224,7 +226,8 @@ def make_dataset(calls: pl.DataFrame, kind: str | None, settings: DatasetSetting
         "output_kind": kind, "calls": calls.height, "ok_calls": n_ok, "distinct_examples": distinct,
         "kept_examples": ex.height, "conflicting_inputs": conflicting,
         "splits": {s: splits[s].height for s in SPLITS},
-        "strata": {s: dict(sorted(_stratum_counts(splits[s]["stratum"]).items())) for s in SPLITS} if kind in ("label", "tool_call") else {},
+        "strata": ({s: dict(sorted(_stratum_counts(splits[s]["stratum"]).items())) for s in SPLITS}
+                   if kind in ("label", "tool_call") else {}),
         "labels": labels, "tools": sorted(tools), "seed": seed, "settings": settings.model_dump(mode="json"),
         "leakage_check": "no normalised input in two splits",
     }

@@ -84,7 +84,8 @@ def evaluate(eng, task_id: str, force: bool = False,
                                       single_request_latency(model, tok, test[:n_lat], info, cfg), hourly, chrf_ok)
         r1 = answer_records(model, tok, test, info, cfg, shots=shots)
         runs["few_shot"] = variant_report(kind, r1["predictions"], refs, r1,
-                                          single_request_latency(model, tok, test[:n_lat], info, cfg, shots=shots[:n_lat]),
+                                          single_request_latency(model, tok, test[:n_lat], info, cfg,
+                                                                 shots=shots[:n_lat]),
                                           hourly, chrf_ok)
         from peft import PeftModel
         model = PeftModel.from_pretrained(model, str(adapter))
@@ -98,13 +99,15 @@ def evaluate(eng, task_id: str, force: bool = False,
         report = {
             "task": task_id, "output_kind": kind, "candidate": training["candidate"]["id"], "examples": len(test),
             "metric_names": METRIC_NAMES[kind], "variants": runs, "llm": llm, "serving": cfg.serving.model_dump(),
-            "cost_ratio_fine_tuned_vs_llm": (ft_cost / llm["cost_per_task_usd"]) if ft_cost and llm["cost_per_task_usd"] else None,
+            "cost_ratio_fine_tuned_vs_llm": ((ft_cost / llm["cost_per_task_usd"])
+                                             if ft_cost and llm["cost_per_task_usd"] else None),
             "notes": ["The reference is the LLM's logged answer: agreement is the share of equivalent answers.",
                       f"Serving cost assumes {cfg.serving.hardware} at {hourly} USD/hour, fully used, at the "
                       "measured batched throughput."],
         }
         rows = []
-        ok = {v: successes(kind, r["predictions"], refs, chrf_ok) for v, r in (("base", r0), ("few_shot", r1), ("fine_tuned", r2))}
+        ok = {v: successes(kind, r["predictions"], refs, chrf_ok)
+              for v, r in (("base", r0), ("few_shot", r1), ("fine_tuned", r2))}
         for i, rec in enumerate(test):
             rows.append({"id": rec["id"], "request": request_text(rec)[:2000], "target": rec["target"],
                          "stratum": rec.get("stratum"), "base": r0["predictions"][i], "few_shot": r1["predictions"][i],

@@ -29,7 +29,8 @@ def training_curves(curves: dict[str, list[dict[str, Any]]], smooth: int = 10) -
     y = [c["loss"] for c in train]
     avg = [sum(y[max(0, i - smooth + 1):i + 1]) / len(y[max(0, i - smooth + 1):i + 1]) for i in range(len(y))]
     fig.add_scatter(x=x, y=y, mode="lines", name="train loss", line=dict(width=1, color=viz.PALETTE[0]), opacity=0.35)
-    fig.add_scatter(x=x, y=avg, mode="lines", name=f"train loss ({smooth}-step mean)", line=dict(width=2, color=viz.PALETTE[0]))
+    fig.add_scatter(x=x, y=avg, mode="lines", name=f"train loss ({smooth}-step mean)",
+                    line=dict(width=2, color=viz.PALETTE[0]))
     if val:
         fig.add_scatter(x=[c["examples_seen"] for c in val], y=[c["val_loss"] for c in val], mode="lines+markers",
                         name="validation loss", line=dict(width=2, color=viz.PALETTE[1]))

@@ -35,7 +35,8 @@ def rank_candidates(rows: list[dict[str, Any]], tolerance: float) -> list[dict[s
     band = (lambda q: int((top - q) / tolerance + 1e-9)) if tolerance > 0 else (lambda q: -q)
 
     def key(r: dict[str, Any]) -> tuple:
-        return (band(r["quality"]), r.get("params_m") or float("inf"), r.get("latency_ms_p50") or float("inf"), r["candidate"])
+        return (band(r["quality"]), r.get("params_m") or float("inf"), r.get("latency_ms_p50") or float("inf"),
+                r["candidate"])
 
     ranked = sorted(rows, key=key)
     return [{**r, "rank": i + 1} for i, r in enumerate(ranked)]
@@ -52,7 +53,8 @@ def evaluate_candidate(model, tok, test: list[dict], info: dict[str, Any], cfg, 
     m1 = score(kind, few["predictions"], refs, cfg.evaluate.text_success_chrf)
     best_mode = "few-shot" if quality(m1) > quality(m0) else "zero-shot"
     n_lat = min(cfg.select.latency_examples, len(test))
-    lat = single_request_latency(model, tok, test[:n_lat], info, cfg, shots=shots[:n_lat] if best_mode == "few-shot" else None)
+    lat = single_request_latency(model, tok, test[:n_lat], info, cfg,
+                                 shots=shots[:n_lat] if best_mode == "few-shot" else None)
     return {"zero_shot": m0, "few_shot": m1, "mode": best_mode, "quality": max(quality(m0), quality(m1)),
             "latency_ms_p50": lat["p50"], "latency_ms_p95": lat["p95"],
             "examples_per_s": few["examples_per_s"] if best_mode == "few-shot" else zero["examples_per_s"]}

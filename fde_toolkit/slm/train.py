@@ -33,7 +33,8 @@ from tqdm.auto import tqdm
 
 from fde_toolkit import FdeError
 from fde_toolkit.files import replacing
-from fde_toolkit.slm.batching import IGNORE, collate, length_grouped_batches, padding_waste, random_batches, sorted_batches
+from fde_toolkit.slm.batching import (IGNORE, collate, length_grouped_batches, padding_waste, random_batches,
+                                      sorted_batches)
 from fde_toolkit.slm.chat import Encoded
 from fde_toolkit.slm.config import LoraSettings, TrainSettings
 
@@ -100,7 +101,8 @@ def answer_loss(model, input_ids: torch.Tensor, targets: torch.Tensor, answer_on
         mask = tgt != IGNORE
         return F.cross_entropy(head(hidden[mask]).float(), tgt[mask], reduction="sum"), n
     logits = head(hidden).float()
-    return F.cross_entropy(logits.reshape(-1, logits.size(-1)), tgt.reshape(-1), ignore_index=IGNORE, reduction="sum"), n
+    return F.cross_entropy(logits.reshape(-1, logits.size(-1)), tgt.reshape(-1), ignore_index=IGNORE,
+                           reduction="sum"), n
 
 
 @torch.no_grad()
@@ -226,7 +228,8 @@ def train_lora(model, tok, train: Sequence[Encoded], val: Sequence[Encoded], set
     this call's time (a resumed run gets a fresh budget); with a budget the learning-rate schedule
     follows the time used, so only step-budgeted runs repeat exactly."""
     if not train:
-        raise FdeError("No training examples fit the model's context: raise finetune.train.max_length or check the dataset.")
+        raise FdeError("No training examples fit the model's context: "
+                       "raise finetune.train.max_length or check the dataset.")
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     out_dir = Path(out_dir)
     ckpt = out_dir / "checkpoints" / "last"
@@ -318,7 +321,8 @@ def train_lora(model, tok, train: Sequence[Encoded], val: Sequence[Encoded], set
             state.elapsed = elapsed0 + time.perf_counter() - t_run
             lv = loss.item()
             loss_ema = lv if loss_ema is None else 0.9 * loss_ema + 0.1 * lv
-            state.curves.append({"step": state.step, "epoch": round(state.epoch + state.batch_in_epoch / len(batches), 4),
+            state.curves.append({"step": state.step,
+                                 "epoch": round(state.epoch + state.batch_in_epoch / len(batches), 4),
                                  "examples_seen": state.examples_seen, "tokens": state.tokens, "loss": round(lv, 5),
                                  "lr": lr, "tokens_per_s": round(real / dt, 1), "elapsed_s": round(state.elapsed, 2)})
             bar.update(1)
@@ -336,7 +340,8 @@ def train_lora(model, tok, train: Sequence[Encoded], val: Sequence[Encoded], set
             if stopped_by == "early_stopping":
                 break
             if state.step >= total_steps:
-                stopped_by = "max_steps" if settings.max_steps is not None and total_steps == settings.max_steps else "epochs"
+                stopped_by = ("max_steps" if settings.max_steps is not None and total_steps == settings.max_steps
+                              else "epochs")
     except KeyboardInterrupt:
         save_checkpoint(ckpt, model, opt, state, best, fp)
         bar.close()

@@ -17,12 +17,14 @@ from fde_toolkit.slm.config import FinetuneConfig
 from fde_toolkit.files import write_json
 from fde_toolkit.slm.datasets import load_dataset
 from fde_toolkit.step import StepOutputs, StepResult, run_step
-from fde_toolkit.slm.registry import Candidate, can_quantize_4bit, candidates, get_candidate, load_candidate, param_count_m
+from fde_toolkit.slm.registry import (Candidate, can_quantize_4bit, candidates, get_candidate, load_candidate,
+                                      param_count_m)
 from fde_toolkit.slm.train import attach_lora, train_lora
 
 
 def resolve_candidate(eng, task_id: str, candidate: str | None, cfg: FinetuneConfig | None = None) -> Candidate:
-    """The candidate to fine-tune: the one asked for, else finetune.candidate, else `fde select`'s best, else the first."""
+    """The candidate to fine-tune: the one asked for, else finetune.candidate, else `fde select`'s best,
+    else the first."""
     cfg = cfg or eng.config.finetune
     wanted = candidate or cfg.candidate
     if wanted is None:
