@@ -96,7 +96,8 @@ _TOOLS = {
         {"type": "function", "function": {"name": "set_priority", "description": "Set the ticket priority.",
                                           "parameters": {"type": "object", "properties": {
                                               "ticket_id": {"type": "string"},
-                                              "priority": {"type": "string", "enum": ["low", "normal", "high", "urgent"]}},
+                                              "priority": {"type": "string",
+                                                           "enum": ["low", "normal", "high", "urgent"]}},
                                               "required": ["ticket_id", "priority"]}}},
         {"type": "function", "function": {"name": "route_ticket", "description": "Send the ticket to a queue.",
                                           "parameters": {"type": "object", "properties": {
@@ -336,11 +337,13 @@ def side_baseline(path: Path, workdir: Path) -> dict:
         "calls": len(calls), "cost_usd": float(calls["cost_usd"].sum()),
         "unpriced_models": sorted(calls.loc[calls["cost_usd"].isna() & ~calls["is_error"], "model"].unique()),
         "with_tools": int(calls["has_tools"].sum()), "sessions": int(calls["session_id"].nunique()),
-        "prompt_chars_p50": float(calls["messages"].map(lambda m: sum(len(x.get("content") or "") for x in m)).median()),
+        "prompt_chars_p50": float(
+            calls["messages"].map(lambda m: sum(len(x.get("content") or "") for x in m)).median()),
     }
     t3 = time.perf_counter()
     _ = (by_model, by_workload, per_day, totals)
-    return {"seconds": t3 - t0, "stages": {"read_json+normalize": round(t1 - t0, 2), "columns+validate": round(t2 - t1, 2),
+    return {"seconds": t3 - t0, "stages": {"read_json+normalize": round(t1 - t0, 2),
+                                           "columns+validate": round(t2 - t1, 2),
                                            "profile": round(t3 - t2, 2)},
             "accepted": len(calls), "quarantined": quarantined}
 
@@ -433,7 +436,8 @@ def machine_info() -> dict:
         usable = len(os.sched_getaffinity(0))
     except AttributeError:
         usable = os.cpu_count()
-    return {"cpu": model or platform.machine(), "cores": usable, "ram_gb": round(psutil.virtual_memory().total / 2**30, 1),
+    return {"cpu": model or platform.machine(), "cores": usable,
+            "ram_gb": round(psutil.virtual_memory().total / 2**30, 1),
             "os": f"{platform.system()} {platform.release()}", "python": platform.python_version()}
 
 
@@ -472,8 +476,9 @@ def render(results: dict, n: int, info: dict, mach: dict, cmd: str, cpus: int | 
                          f"{r['peak_rss_mb']:,.0f} | | | | see {r['log']} |")
             continue
         stages = ", ".join(f"{k} {v}" for k, v in r["stages"].items())
-        lines.append(f"| {side} | {n:,} | {r['seconds']:.2f} | {n / r['seconds']:,.0f} | {r['cpu_s']:.1f} | {r['peak_rss_mb']:,.0f} | "
-                     f"{r['peak_anon_mb']:,.0f} | {r['accepted']:,} | {r['quarantined']:,} | {stages} |")
+        lines.append(f"| {side} | {n:,} | {r['seconds']:.2f} | {n / r['seconds']:,.0f} | {r['cpu_s']:.1f} | "
+                     f"{r['peak_rss_mb']:,.0f} | {r['peak_anon_mb']:,.0f} | {r['accepted']:,} | "
+                     f"{r['quarantined']:,} | {stages} |")
     ours, base = results.get("ours"), results.get("baseline")
     lines.append("")
     if ours and base and ours["ok"] and base["ok"]:

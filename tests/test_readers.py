@@ -69,7 +69,8 @@ def test_openai_pair_with_tools_history_and_extras(make_engagement, openai_pair,
         tools=tools, user="member-4",
         messages=[{"role": "system", "content": "You help."}, {"role": "user", "content": "Where is order 5?"},
                   {"role": "assistant", "content": None, "tool_calls": [
-                      {"id": "call_1", "type": "function", "function": {"name": "get_order", "arguments": '{"id":5}'}}]},
+                      {"id": "call_1", "type": "function",
+                       "function": {"name": "get_order", "arguments": '{"id":5}'}}]},
                   {"role": "tool", "tool_call_id": "call_1", "content": '{"status":"shipped"}'}])
     rec["response"]["choices"][0]["message"] = {"role": "assistant", "content": None, "tool_calls": [
         {"id": "call_2", "type": "function", "function": {"name": "notify", "arguments": '{"to":"member-4"}'}}]}
@@ -198,14 +199,16 @@ def test_otel_document_spans_and_non_llm_span(make_engagement, quarantine):
     rows = by_id(calls_of(eng))
     chat = rows["t" * 32 + ":s1"]
     assert chat["model"] == "gpt-4o" and chat["provider"] == "openai"
-    assert chat["messages"] == [{"role": "system", "content": "Route it."}, {"role": "user", "content": "My card is lost"}]
+    assert chat["messages"] == [{"role": "system", "content": "Route it."},
+                                {"role": "user", "content": "My card is lost"}]
     assert chat["response_text"] == "Blocking it."
     assert chat["tool_calls"] == [{"name": "block_card", "arguments": '{"card":"last4"}'}]
     assert (chat["input_tokens"], chat["output_tokens"], chat["latency_ms"]) == (42, 9, 250.0)
     assert chat["timestamp"] == utc(2025, 3, 1, 10, 0, 0) and chat["session_id"] == "conv-1"
     assert chat["status"] == "ok" and json.loads(chat["metadata"])["service.name"] == "bff"
     old = rows["t" * 32 + ":s2"]
-    assert (old["provider"], old["model"], old["status"], old["latency_ms"]) == ("anthropic", "claude-3-5-haiku", "error", 1500.0)
+    assert (old["provider"], old["model"], old["status"], old["latency_ms"]) == (
+        "anthropic", "claude-3-5-haiku", "error", 1500.0)
     assert old["messages"] == [{"role": "user", "content": "hi"}] and old["response_text"] == "hello"
     assert old["session_id"] == "sess-2"
 
@@ -246,7 +249,8 @@ def test_csv_with_mapping_vectorised_types_and_metadata(make_engagement, quarant
                                       {"role": "user", "content": "What is my balance?"}]
     assert rows["r2"]["messages"] == [{"role": "user", "content": "Close my account"}]
     assert rows["r1"]["timestamp"] == utc(2025, 3, 1, 10, 0)
-    assert (rows["r2"]["input_tokens"], rows["r2"]["latency_ms"], rows["r2"]["source"]) == (8, 250.5, "exports/calls.csv:3")
+    assert (rows["r2"]["input_tokens"], rows["r2"]["latency_ms"], rows["r2"]["source"]) == (
+        8, 250.5, "exports/calls.csv:3")
     assert json.loads(rows["r1"]["metadata"]) == {"team": "retail"}
 
 
@@ -255,7 +259,8 @@ def test_parquet_with_mapping_native_types_and_messages_column(make_engagement, 
         "id": ["p1", "p2"],
         "ts": [datetime(2025, 3, 1, 10), datetime(2025, 3, 1, 11)],
         "llm": ["gpt-4o", "gpt-4o"],
-        "conversation": [[{"role": "user", "content": "a"}], [{"role": "system", "content": "s"}, {"role": "user", "content": "b"}]],
+        "conversation": [[{"role": "user", "content": "a"}],
+                         [{"role": "system", "content": "s"}, {"role": "user", "content": "b"}]],
         "tokens_in": [5, 6],
         "epoch": [1740823200, 1740826800],
     })

@@ -210,7 +210,8 @@ def parse_error(line: bytes, unterminated: bool, err: orjson.JSONDecodeError) ->
     try:
         line.decode("utf-8")
     except UnicodeDecodeError as e:
-        return RecordError("non-UTF-8 bytes", f"byte {e.start + 1} of the line is not UTF-8; re-export the log as UTF-8")
+        return RecordError("non-UTF-8 bytes",
+                           f"byte {e.start + 1} of the line is not UTF-8; re-export the log as UTF-8")
     if unterminated:
         return RecordError("truncated last line", "the file ends mid-record (no newline after the last line)")
     return RecordError("invalid JSON", f"not valid JSON (column {err.colno})")

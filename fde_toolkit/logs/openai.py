@@ -203,8 +203,10 @@ def to_row(rec: Any, raw: bytes) -> tuple:
     return (
         call_id, ts_text, ts_num, model, _text(g("provider"), "provider") or "openai",
         roles, contents, None if tools is None else json_text(tools, "request.tools"), text, names, args,
-        tokens_in if tokens_in is None or tokens_in.__class__ is int else as_int(tokens_in, "response.usage.prompt_tokens"),
-        tokens_out if tokens_out is None or tokens_out.__class__ is int else as_int(tokens_out, "response.usage.completion_tokens"),
+        tokens_in if tokens_in is None or tokens_in.__class__ is int
+        else as_int(tokens_in, "response.usage.prompt_tokens"),
+        tokens_out if tokens_out is None or tokens_out.__class__ is int
+        else as_int(tokens_out, "response.usage.completion_tokens"),
         latency if latency is None or latency.__class__ is float else as_float(latency, "latency_ms"),
         cost if cost is None or cost.__class__ is float else as_float(cost, "cost_usd"),
         status, error, _text(session, "session_id"), _text(user, "user_id"), _text(workload, "workload_id"),

@@ -171,7 +171,8 @@ def span_row(span: Any, where: str, resource: dict[str, Any]) -> tuple:
     error = (as_str(status.get("message"), "status.message") or as_str(attrs.get("error.type"), "error.type")
              or "span status error") if failed else None
     trace, span_id = span.get("traceId"), span.get("spanId")
-    meta = {k: v for k, v in attrs.items() if k not in _MAPPED and not k.startswith(("gen_ai.prompt.", "gen_ai.completion."))}
+    meta = {k: v for k, v in attrs.items()
+            if k not in _MAPPED and not k.startswith(("gen_ai.prompt.", "gen_ai.completion."))}
     if span.get("name"):
         meta["span_name"] = span["name"]
     if resource.get("service.name"):
@@ -184,8 +185,10 @@ def span_row(span: Any, where: str, resource: dict[str, Any]) -> tuple:
         as_str(attrs.get("gen_ai.provider.name") or attrs.get("gen_ai.system"), "gen_ai.provider.name"),
         roles, contents, json_text(_json_attr(attrs, "gen_ai.tool.definitions"), "gen_ai.tool.definitions"),
         text, names, args,
-        as_int(attrs.get("gen_ai.usage.input_tokens", attrs.get("gen_ai.usage.prompt_tokens")), "gen_ai.usage.input_tokens"),
-        as_int(attrs.get("gen_ai.usage.output_tokens", attrs.get("gen_ai.usage.completion_tokens")), "gen_ai.usage.output_tokens"),
+        as_int(attrs.get("gen_ai.usage.input_tokens", attrs.get("gen_ai.usage.prompt_tokens")),
+               "gen_ai.usage.input_tokens"),
+        as_int(attrs.get("gen_ai.usage.output_tokens", attrs.get("gen_ai.usage.completion_tokens")),
+               "gen_ai.usage.output_tokens"),
         as_float(latency, "latency"), None, "error" if failed else "ok", error,
         as_str(attrs.get("gen_ai.conversation.id") or attrs.get("session.id"), "gen_ai.conversation.id"),
         as_str(attrs.get("user.id") or attrs.get("enduser.id"), "user.id"),

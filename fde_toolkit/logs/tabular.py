@@ -58,7 +58,8 @@ def _require_mapping(fmt: str, source: SourceConfig | None, index: int | None) -
             "missing column mapping",
             f"a {fmt} file needs a column mapping: add a source whose glob matches this file to engagement.yaml "
             f"with `mapping:` (canonical field -> your column), at least {_key(index, 'timestamp')}, "
-            f"{_key(index, 'model')} and {_key(index, 'prompt')} (or messages); see the sources comments in engagement.yaml as `fde new` writes it")
+            f"{_key(index, 'model')} and {_key(index, 'prompt')} (or messages); "
+            "see the sources comments in engagement.yaml as `fde new` writes it")
     for need in ("timestamp", "model"):
         if need not in mapping:
             raise FileRefused("missing column mapping",

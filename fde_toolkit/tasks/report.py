@@ -17,6 +17,15 @@ def load_tasks(eng: "Engagement") -> dict[str, Any] | None:
     return eng.artifacts.optional("tasks")
 
 
+def discovery_headline(tasks: dict[str, Any] | None) -> str:
+    """The first line of the discovery summary, or what to run when discovery has not run yet."""
+    if not tasks:
+        return "Task discovery has not run yet: run `fde discover` on this engagement."
+    from fde_toolkit.tasks import render_tasks
+
+    return render_tasks(tasks).split("\n")[0]
+
+
 def candidate_cards(tasks: dict[str, Any], limit: int = 6) -> HTML:
     """One card per ranked SLM candidate (curated examples, terms, statistics), best first."""
     ranked = sorted((t for t in tasks["tasks"] if t.get("candidate")), key=lambda t: t.get("rank") or 0)[:limit]
