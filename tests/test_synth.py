@@ -17,6 +17,8 @@ from fde_toolkit import synth
 from fde_toolkit.synth import (EXTRACTION_FIELDS, FRONTIER_MODEL, INCIDENT_TYPES, INTERNAL_MODEL, KNOWLEDGE_BASE,
                                MINI_MODEL, START, TASK_TYPES, TOOL_NAMES, TRIAGE_LABELS, demo_ground_truth,
                                generate_demo_calls, write_demo_logs)
+from fde_toolkit.synth.text import _date_variants
+from fde_toolkit.synth.vocab import _FIRST, _LAST
 
 N, DAYS, SEED = 4000, 7, 11
 END = START + timedelta(days=DAYS)
@@ -170,7 +172,7 @@ def test_extraction_json_is_consistent_with_the_message(ok):
         assert out["incident_type"] == r["_task"]["label"] and out["incident_type"] in INCIDENT_TYPES
         for f in ("policy_number", "claimant_name", "location"):
             assert out[f] in msg, f
-        assert any(v in msg for v in synth._date_variants(date.fromisoformat(out["incident_date"])))
+        assert any(v in msg for v in _date_variants(date.fromisoformat(out["incident_date"])))
         if out["estimated_amount"] is None:
             nulls["amount"] += 1
         else:
@@ -196,7 +198,7 @@ def test_tool_call_arguments_come_from_the_user_message(ok):
         msg = _user(r)
         for k, v in args.items():
             if k == "date":
-                assert any(x in msg for x in synth._date_variants(date.fromisoformat(v)))
+                assert any(x in msg for x in _date_variants(date.fromisoformat(v)))
             else:
                 assert v in msg, (k, v)
 
@@ -259,7 +261,7 @@ def test_pii_is_seeded_in_messages_and_tool_arguments(ok):
     cards = [re.sub(r"\D", "", c) for c in re.findall(r"\b(?:\d{4}[ -]?){3}\d{4}\b|\b\d{4}[ -]?\d{6}[ -]?\d{5}\b", text)]
     assert len(cards) >= 5 and all(_luhn_ok(c) for c in cards)
     assert len(re.findall(r"\d+ \w+ (?:Street|St|Avenue|Ave|Road|Rd|Drive|Dr|Lane|Ln|Court|Ct|Boulevard|Blvd|Way|Place|Terrace)\b", text)) > 100
-    names = {f"{f} {l}" for f in synth._FIRST for l in synth._LAST}
+    names = {f"{f} {l}" for f in _FIRST for l in _LAST}
     assert sum(n in text for n in list(names)[:2000]) > 50
     args = [json.loads(c["function"]["arguments"]) for r in ok for c in r["response"]["choices"][0]["message"].get("tool_calls") or ()]
     joined = json.dumps(args)
@@ -451,7 +453,7 @@ def test_seeded_phone_numbers_are_real_us_numbers():
 
     import phonenumbers
 
-    from fde_toolkit.synth import _phone
+    from fde_toolkit.synth.pii import _phone
 
     r = random.Random(5)
     nums = [_phone(r) for _ in range(500)]
