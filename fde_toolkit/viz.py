@@ -3,7 +3,7 @@
 Importing this module registers the plotly template "fde" and makes it the default. Each stage's own
 figures and tables live beside it (fde_toolkit/logs/figures.py for S1, privacy/figures.py, tasks/,
 slm/, roi/) and use what is here: PALETTE and the colours, empty_figure, save_figure, and the HTML
-helpers (Html, table, note, fmt_*, title_block).
+helpers (Html, table, note, title_block); numbers are written by fde_toolkit.formatting.
 
     fig = s1.calls_by_model(prof)          # from fde_toolkit.logs import figures as s1
     viz.save_figure(fig, eng.artifacts.path("figure", "calls_by_model"))
@@ -139,26 +139,6 @@ class Html:
 
     def __str__(self) -> str:
         return self.body
-
-
-def fmt_int(x: int | None) -> str:
-    return "–" if x is None else f"{x:,}"
-
-
-def fmt_usd(x: float | None) -> str:
-    if x is None:
-        return "unknown"
-    return f"${x:,.2f}" if abs(x) >= 0.01 or x == 0 else f"${x:,.6f}"
-
-
-def fmt_pct(x: float | None, digits: int = 1) -> str:
-    return "–" if x is None else f"{x:.{digits}%}"
-
-
-def fmt_ms(x: float | None) -> str:
-    if x is None:
-        return "–"
-    return f"{x / 1000:,.2f} s" if x >= 1000 else f"{x:,.0f} ms"
 
 
 def table(rows: list[dict[str, Any]], columns: dict[str, str], numeric: set[str] | None = None) -> Html:

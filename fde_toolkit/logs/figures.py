@@ -19,7 +19,8 @@ from typing import Callable
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from fde_toolkit.viz import PALETTE, Html, empty_figure, fmt_int, fmt_ms, fmt_pct, fmt_usd, note, table
+from fde_toolkit.viz import PALETTE, Html, empty_figure, note, table
+from fde_toolkit import formatting as num
 
 # ----------------------------------------------------------------------------- helpers
 
@@ -33,22 +34,17 @@ def _models(profile: dict, limit: int = 8) -> tuple[list[str], bool]:
     return names[:limit], len(names) > limit
 
 
-def _fmt_tokens(n: int | None) -> str:
-    if n is None:
-        return "∞"
-    return f"{n // 1_000_000}M" if n >= 1_000_000 and n % 1_000_000 == 0 else (
-        f"{n // 1000}k" if n >= 1000 and n % 1000 == 0 else str(n))
 
 
 def _bin_labels(edges: list[int | None]) -> list[str]:
     labels = []
     for lo, hi in zip(edges[:-1], edges[1:]):
         if hi is None:
-            labels.append(f"≥{_fmt_tokens(lo)}")
+            labels.append(f"≥{num.tokens(lo)}")
         elif hi - lo == 1:
-            labels.append(_fmt_tokens(lo))
+            labels.append(num.tokens(lo))
         else:
-            labels.append(f"{_fmt_tokens(lo)}–{_fmt_tokens(hi - 1) if hi - 1 < 1000 else _fmt_tokens(hi)}")
+            labels.append(f"{num.tokens(lo)}–{num.tokens(hi - 1) if hi - 1 < 1000 else num.tokens(hi)}")
     return labels
 
 
@@ -286,19 +282,19 @@ def key_numbers(profile: dict) -> Html:
     unpriced = cost["unpriced_models"]
     top = profile["models"][0] if profile["models"] else None
     cards = [
-        (fmt_int(t["calls"]), f"calls over {t['days']} days", False),
-        (fmt_int(round(t["calls_per_day"] or 0)), "calls per day", False),
-        (fmt_int(t["models"]), "models", False),
-        (fmt_usd(cost["known_usd"]), f"known cost ({fmt_pct(cost['cost_known_share'])} of calls priced)",
+        (num.count(t["calls"]), f"calls over {t['days']} days", False),
+        (num.count(round(t["calls_per_day"] or 0)), "calls per day", False),
+        (num.count(t["models"]), "models", False),
+        (num.money(cost["known_usd"]), f"known cost ({num.share(cost['cost_known_share'])} of calls priced)",
          bool(unpriced)),
-        (fmt_usd(cost["monthly_run_rate"]["usd"]), "projected monthly run-rate", False),
-        (fmt_ms(lat["p95_ms"]), "p95 latency (successful calls)", False),
-        (fmt_pct(t["error_rate"], 2), "of calls failed", False),
+        (num.money(cost["monthly_run_rate"]["usd"]), "projected monthly run-rate", False),
+        (num.duration_ms(lat["p95_ms"]), "p95 latency (successful calls)", False),
+        (num.share(t["error_rate"], 2), "of calls failed", False),
     ]
     if top:
-        cards.append((fmt_pct(top["share"]), f"of calls go to {top['model']}", False))
+        cards.append((num.share(top["share"]), f"of calls go to {top['model']}", False))
     if unpriced:
-        cards.append((fmt_int(len(unpriced)), "model(s) without a price", True))
+        cards.append((num.count(len(unpriced)), "model(s) without a price", True))
     body = "".join(f'<div class="fde-card{" warn" if w else ""}"><div class="v">{html.escape(v)}</div>'
                    f'<div class="k">{html.escape(k)}</div></div>' for v, k, w in cards)
     return Html(f'<div class="fde-cards">{body}</div>')
@@ -309,12 +305,12 @@ def ingest_table(profile: dict) -> Html:
     ing = profile.get("ingest")
     if not ing:
         return note("No ingest report was found for this engagement; the calls were loaded directly.")
-    rows = [{**r, **{k: fmt_int(r[k]) for k in ("files", "read", "accepted", "quarantined", "refused")}}
+    rows = [{**r, **{k: num.count(r[k]) for k in ("files", "read", "accepted", "quarantined", "refused")}}
             for r in ing["by_format"]]
     tt = ing["totals"]
-    rows.append({"format": "total", "files": fmt_int(tt.get("files")), "read": fmt_int(tt.get("read")),
-                 "accepted": fmt_int(tt.get("accepted")), "quarantined": fmt_int(tt.get("quarantined")),
-                 "refused": fmt_int(tt.get("refused_files"))})
+    rows.append({"format": "total", "files": num.count(tt.get("files")), "read": num.count(tt.get("read")),
+                 "accepted": num.count(tt.get("accepted")), "quarantined": num.count(tt.get("quarantined")),
+                 "refused": num.count(tt.get("refused_files"))})
     cols = {"format": "Format", "files": "Files", "read": "Records read", "accepted": "Accepted",
             "quarantined": "Quarantined", "refused": "Files refused"}
     return table(rows, cols, numeric=set(cols) - {"format"})
@@ -322,10 +318,10 @@ def ingest_table(profile: dict) -> Html:
 
 def models_table(profile: dict) -> Html:
     """Calls, tokens, cost and latency per model."""
-    rows = [{"model": m["model"], "providers": m["providers"], "calls": fmt_int(m["calls"]),
-             "share": fmt_pct(m["share"]), "in": fmt_int(m["input_tokens"]), "out": fmt_int(m["output_tokens"]),
-             "cost": fmt_usd(m["cost_usd"]), "cost_share": fmt_pct(m["cost_share"]),
-             "p95": fmt_ms(m["latency"]["p95_ms"]), "err": fmt_pct(m["error_rate"], 2)}
+    rows = [{"model": m["model"], "providers": m["providers"], "calls": num.count(m["calls"]),
+             "share": num.share(m["share"]), "in": num.count(m["input_tokens"]), "out": num.count(m["output_tokens"]),
+             "cost": num.money(m["cost_usd"]), "cost_share": num.share(m["cost_share"]),
+             "p95": num.duration_ms(m["latency"]["p95_ms"]), "err": num.share(m["error_rate"], 2)}
             for m in profile["models"]]
     cols = {"model": "Model", "providers": "Provider", "calls": "Calls", "share": "% calls", "in": "Input tokens",
             "out": "Output tokens", "cost": "Known cost", "cost_share": "% cost", "p95": "p95 latency",
@@ -338,8 +334,8 @@ def workloads_table(profile: dict, limit: int = 15) -> Html:
     w = profile["workloads"]
     if not w["tagged_calls"]:
         return note("No call carries a workload_id tag: tasks will be discovered from the calls themselves.")
-    head = note(f"{fmt_pct(w['coverage'])} of calls carry a workload_id tag ({fmt_int(w['distinct'])} distinct).")
-    rows = [{"workload": r["workload_id"], "calls": fmt_int(r["calls"]), "share": fmt_pct(r["share"])}
+    head = note(f"{num.share(w['coverage'])} of calls carry a workload_id tag ({num.count(w['distinct'])} distinct).")
+    rows = [{"workload": r["workload_id"], "calls": num.count(r["calls"]), "share": num.share(r["share"])}
             for r in w["top"][:limit]]
     return Html(head.body + table(rows, {"workload": "Workload", "calls": "Calls", "share": "% of calls"},
                                   numeric={"calls", "share"}).body)
@@ -350,8 +346,8 @@ def error_kinds_table(profile: dict) -> Html:
     e = profile["errors"]
     if not e["errors"]:
         return note("No failed calls were logged.")
-    rows = [{"kind": r["error_kind"], "calls": fmt_int(r["calls"]), "share": fmt_pct(r["share"]),
-             "models": fmt_int(r["models"])} for r in e["kinds"]]
+    rows = [{"kind": r["error_kind"], "calls": num.count(r["calls"]), "share": num.share(r["share"]),
+             "models": num.count(r["models"])} for r in e["kinds"]]
     return table(rows, {"kind": "Error kind", "calls": "Failed calls", "share": "% of errors", "models": "Models"},
                  numeric={"calls", "share", "models"})
 
@@ -360,14 +356,14 @@ def cost_table(profile: dict) -> Html:
     """Known cost, run-rate and the models that could not be priced (with their volumes)."""
     c = profile["cost"]
     rr = c["monthly_run_rate"]
-    parts = [note(f"Known cost {fmt_usd(c['known_usd'])} over {rr['days_observed']} days "
-                  f"({fmt_usd(c['per_day_usd'])} per day). Projected monthly run-rate: {fmt_usd(rr['usd'])} "
+    parts = [note(f"Known cost {num.money(c['known_usd'])} over {rr['days_observed']} days "
+                  f"({num.money(c['per_day_usd'])} per day). Projected monthly run-rate: {num.money(rr['usd'])} "
                   f"({rr['basis']}).")]
     if c["unpriced_models"]:
         parts.append(note("These models have no price, so their cost is unknown (not zero). "
                           "Add them under `prices:` in engagement.yaml and re-run:"))
-        rows = [{"model": u["model"], "calls": fmt_int(u["calls"]), "in": fmt_int(u["input_tokens"]),
-                 "out": fmt_int(u["output_tokens"])} for u in c["unpriced_models"]]
+        rows = [{"model": u["model"], "calls": num.count(u["calls"]), "in": num.count(u["input_tokens"]),
+                 "out": num.count(u["output_tokens"])} for u in c["unpriced_models"]]
         parts.append(table(rows, {"model": "Model", "calls": "Calls without cost", "in": "Input tokens",
                                   "out": "Output tokens"}, numeric={"calls", "in", "out"}))
     return Html("".join(p.body for p in parts))
@@ -377,10 +373,10 @@ def responses_table(profile: dict) -> Html:
     """What successful calls return: tool calls, text, both, or nothing."""
     r = profile["responses"]
     labels = {"tool_call": "tool call only", "text": "text only", "both": "tool call and text", "empty": "empty"}
-    rows = [{"kind": labels[k], "calls": fmt_int(v["calls"]), "share": fmt_pct(v["share"])}
+    rows = [{"kind": labels[k], "calls": num.count(v["calls"]), "share": num.share(v["share"])}
             for k, v in r["kinds"].items()]
     t = profile["tools"]
-    head = note(f"{fmt_pct(t['offered_share'])} of calls offer tools; {fmt_int(t['calls_with_tool_calls'])} calls "
+    head = note(f"{num.share(t['offered_share'])} of calls offer tools; {num.count(t['calls_with_tool_calls'])} calls "
                 f"answer with a tool call.")
     return Html(head.body + table(rows, {"kind": "Response (successful calls)", "calls": "Calls",
                                          "share": "% of successful calls"}, numeric={"calls", "share"}).body)

@@ -22,6 +22,7 @@ from fde_toolkit import FdeError
 from fde_toolkit.engagement import Engagement
 from fde_toolkit.logs.schema import CALL_SCHEMA
 from fde_toolkit.step import StepOutputs, StepResult, run_step
+from fde_toolkit import formatting as num
 
 PROFILE_VERSION = 1
 QUANTILES = {"p50": 0.5, "p90": 0.9, "p99": 0.99}
@@ -482,14 +483,6 @@ def profile(eng: Engagement, force: bool = False) -> StepResult[dict[str, Any]]:
 
 # ----------------------------------------------------------------------------- terminal summary
 
-def _money(x: float | None) -> str:
-    return "unknown" if x is None else f"${x:,.2f}"
-
-
-def _pct(x: float | None) -> str:
-    return "n/a" if x is None else f"{x:.1%}"
-
-
 def render_summary(profile: dict[str, Any]) -> str:
     """A short terminal summary of a profile."""
     t, cost = profile["totals"], profile["cost"]
@@ -502,11 +495,11 @@ def render_summary(profile: dict[str, Any]) -> str:
         f"({t['days']} day(s), {t['calls_per_day']:,.0f}/day), {t['sessions']:,} sessions, {t['users']:,} users",
         "  models:     " + ", ".join(f"{m['model']} {m['share']:.0%}" for m in profile["models"][:5])
         + (f" (+{len(profile['models']) - 5} more)" if len(profile["models"]) > 5 else ""),
-        f"  cost:       {_money(cost['known_usd'])} known ({_pct(cost['cost_known_share'])} of calls priced); "
-        f"monthly run-rate {_money(cost['monthly_run_rate']['usd'])} (projected)" if cost["known_usd"] is not None
+        f"  cost:       {num.money(cost['known_usd'])} known ({num.share(cost['cost_known_share'])} of calls priced); "
+        f"monthly run-rate {num.money(cost['monthly_run_rate']['usd'])} (projected)" if cost["known_usd"] is not None
         else "  cost:       unknown (no call has a logged cost or a price)",
         f"  latency:    p95 {p95} (successful calls)",
-        f"  errors:     {_pct(profile['errors']['rate'])} of calls ({profile['errors']['errors']:,})",
+        f"  errors:     {num.share(profile['errors']['rate'])} of calls ({profile['errors']['errors']:,})",
     ]
     if cost["unpriced_models"]:
         lines.append("  unpriced:   "

@@ -42,12 +42,12 @@ def load_report(eng: "Engagement") -> dict[str, Any] | None:
 
 def curation_table(report: dict[str, Any] | None) -> Any:
     """HTML table for the report: per entity type, values found, distinct values and what was done."""
-    from fde_toolkit import viz
+    from fde_toolkit import formatting as num, viz
 
     if report is None:
         return viz.note("Curation has not run yet: run `fde scrub` on this engagement to fill this section.")
     e = report["entities"]
-    rows = [{"type": ent, "found": viz.fmt_int(n), "distinct": viz.fmt_int(e["distinct_values_by_type"].get(ent, 0)),
+    rows = [{"type": ent, "found": num.count(n), "distinct": num.count(e["distinct_values_by_type"].get(ent, 0)),
              "action": e["operators"].get(ent, "")} for ent, n in e["by_type"].items()]
     if not rows:
         return viz.note("No PII was found in the calls.")
@@ -57,13 +57,13 @@ def curation_table(report: dict[str, Any] | None) -> Any:
 
 def curation_summary(report: dict[str, Any] | None) -> Any:
     """One sentence on what curation read, kept, set apart and dropped (counts only)."""
-    from fde_toolkit import viz
+    from fde_toolkit import formatting as num, viz
 
     if report is None:
         return viz.note("Curation has not run yet.")
     r, e = report["records"], report["entities"]
     share = e["records_with_pii"] / r["in"] if r["in"] else 0.0
-    return viz.note(f"{viz.fmt_int(r['in'])} calls read: {viz.fmt_int(r['curated'])} curated, "
-                    f"{viz.fmt_int(r['restricted'])} restricted, {viz.fmt_int(r['dropped'])} dropped. "
-                    f"{viz.fmt_int(e['total'])} PII values replaced in {viz.fmt_pct(share)} of calls. "
+    return viz.note(f"{num.count(r['in'])} calls read: {num.count(r['curated'])} curated, "
+                    f"{num.count(r['restricted'])} restricted, {num.count(r['dropped'])} dropped. "
+                    f"{num.count(e['total'])} PII values replaced in {num.share(share)} of calls. "
                     "Everything after this step (task discovery, datasets, models, reports) reads curated text only.")

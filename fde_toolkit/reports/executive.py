@@ -20,6 +20,8 @@ roi.json (fde_toolkit.roi).
 
 from __future__ import annotations
 
+from functools import partial
+
 import html
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,6 +31,7 @@ import plotly.io as pio
 
 from fde_toolkit import FdeError, viz
 from fde_toolkit.reports.branding import Branding, branding
+from fde_toolkit import formatting as num
 
 SLIDE_FIGURE_HEIGHT = 450
 LLM_GREY = "#B8BEC6"
@@ -95,38 +98,14 @@ def load_summary(eng) -> Summary:
 
 # ----------------------------------------------------------------------------- formatting
 
-def usd(x: float | None, digits: int | None = None) -> str:
-    """USD the way a CFO reads it: $1.2M, $45k, $4,560, $39.03; 'unknown' for None."""
-    if x is None:
-        return "unknown"
-    sign, a = ("-" if x < 0 else ""), abs(x)
-    if a >= 1e6:
-        return f"{sign}${a / 1e6:,.{1 if digits is None else digits}f}M"
-    if a >= 1e4:
-        return f"{sign}${a / 1e3:,.{0 if digits is None else digits}f}k"
-    if a >= 100:
-        return f"{sign}${a:,.0f}"
-    if a >= 0.01 or a == 0:
-        return f"{sign}${a:,.2f}"
-    return f"{sign}${a:,.4f}"
-
-
-def count(x: float | None) -> str:
-    if x is None:
-        return "–"
-    if x >= 1e6:
-        return f"{x / 1e6:,.1f}M"
-    return f"{round(x):,}"
+# slides write numbers through fde_toolkit.formatting: compact money and counts, whole-percent headlines
+usd = partial(num.money, compact=True)
+count = partial(num.count, compact=True)
+months = num.months
 
 
 def pct(x: float | None, digits: int = 0) -> str:
-    return "–" if x is None else f"{x:.{digits}%}"
-
-
-def months(x: float | None) -> str:
-    if x is None:
-        return "not reached"
-    return f"{x:,.1f} months" if x < 10 else f"{x:,.0f} months"
+    return num.share(x, digits)
 
 
 def _e(text: Any) -> str:
@@ -217,7 +196,7 @@ def problem(ex: Summary) -> viz.Html:
     items = [(count(per_month_calls), "LLM calls a month"),
              (usd(monthly), "model spend a month (known)"),
              (usd(monthly * 12 if monthly is not None else None), "a year at today's volume"),
-             (viz.fmt_ms(p95), "p95 latency per call"),
+             (num.duration_ms(p95), "p95 latency per call"),
              (pct(t.get("error_rate"), 1), "of calls fail")]
     text = []
     if top and top.get("cost_share"):
@@ -473,8 +452,8 @@ def tiers(ex: Summary) -> viz.Html:
     covered = sum(v or 0 for v in m("calls_covered_share"))
     tier1 = [("agreement with the LLM", _span(m("quality"), pct)),
              ("share of all calls answered", pct(covered)),
-             ("p50 latency", f"{viz.fmt_ms(_weighted(m('latency_before_ms'), w))} → "
-                             f"{viz.fmt_ms(_weighted(m('latency_after_ms'), w))}"),
+             ("p50 latency", f"{num.duration_ms(_weighted(m('latency_before_ms'), w))} → "
+                             f"{num.duration_ms(_weighted(m('latency_after_ms'), w))}"),
              ("cost per successful task", f"{usd(_weighted(m('cost_per_success_before'), w))} → "
                                           f"{usd(_weighted(m('cost_per_success_after'), w))}")]
     tier2 = [("cases handled a month", count(_t2(ex, "cases_per_month"))),
@@ -567,8 +546,8 @@ def assumptions(ex: Summary, limit: int = 6) -> viz.Html:
         a = named.get(r["assumption"], {})
         swing = abs((r["at_high"]["net_annual_benefit"] or 0) - (r["at_low"]["net_annual_benefit"] or 0))
         rows.append({"name": r["assumption"].replace("_", " "),
-                     "range": f"{_fmt_unit(r['low'], r['unit'])} / {_fmt_unit(a.get('likely'), r['unit'])} / "
-                              f"{_fmt_unit(r['high'], r['unit'])}",
+                     "range": f"{num.in_unit(r['low'], r['unit'])} / {num.in_unit(a.get('likely'), r['unit'])} / "
+                              f"{num.in_unit(r['high'], r['unit'])}",
                      "swing": usd(swing),
                      "source": ("default, to confirm" if a.get("flagged") else a.get("source", "–"))})
     if not rows:
@@ -583,14 +562,6 @@ def assumptions(ex: Summary, limit: int = 6) -> viz.Html:
         if flagged else ""
     return slide(k, headline, table + text, f"Tornado: each assumption at its low and high end, the others at likely "
                                            f"({ex.sources['roi']}).")
-
-
-def _fmt_unit(value: float | None, unit: str) -> str:
-    try:
-        from fde_toolkit.roi.figures import fmt
-    except ImportError:
-        return "–" if value is None else f"{value:,.4g}"
-    return fmt(value, unit)
 
 
 def _share_of_calls(ex: Summary, ids: list[str]) -> float:

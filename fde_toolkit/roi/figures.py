@@ -11,6 +11,8 @@ Each figure draws only the numbers its entry in roi.json's `figures` lists as it
 
 from __future__ import annotations
 
+from functools import partial
+
 import html
 from typing import Any, Callable
 
@@ -18,6 +20,7 @@ import plotly.graph_objects as go
 
 from fde_toolkit import viz
 from fde_toolkit.viz import Html, note, table
+from fde_toolkit import formatting as num
 
 GOOD, BAD, NEUTRAL = viz.PALETTE[2], viz.PALETTE[3], viz.PALETTE[0]
 FIGURE_TITLES = {
@@ -34,54 +37,9 @@ FIGURE_TITLES = {
 
 # ----------------------------------------------------------------------------- formatting
 
-def money(x: float | None) -> str:
-    if x is None:
-        return "–"
-    sign = "−" if x < 0 else ""
-    x = abs(x)
-    if x >= 1e6:
-        return f"{sign}${x / 1e6:,.2f}M"
-    if x >= 1000:
-        return f"{sign}${x:,.0f}"
-    return sign + viz.fmt_usd(x)
-
-
-def months(x: float | None) -> str:
-    return "not within 10 years" if x is None else f"{x:,.1f} months"
-
-
-def fmt(value: float | None, unit: str) -> str:
-    """A number in its unit, the way the report writes it."""
-    if value is None:
-        return months(None) if unit == "months" else "–"
-    if unit == "share":
-        return viz.fmt_pct(value)
-    if unit in ("usd", "usd_per_year"):
-        return money(value) + ("/yr" if unit == "usd_per_year" else "")
-    if unit == "usd_per_hour":
-        return f"${value:,.2f}/h"
-    if unit == "ms":
-        return viz.fmt_ms(value)
-    if unit == "months":
-        return months(value)
-    if unit == "percent":
-        return f"{value:,.0f}%"
-    if unit == "factor":
-        return f"{value:,.2f}×"
-    if unit == "minutes" and abs(value) < 1:
-        return f"{value * 60:,.1f} s"
-    if unit == "seconds" and abs(value) < 10:
-        return f"{value:,.2f} s"
-    if unit in ("minutes", "seconds", "hours", "days"):
-        short = {"minutes": "min", "seconds": "s", "hours": "h", "days": "days"}[unit]
-        return f"{value:,.1f} {short}" if abs(value) < 100 else f"{value:,.0f} {short}"
-    if unit in ("calls", "cases", "count"):
-        return f"{value:,.0f}"
-    if unit == "per_s":
-        return f"{value:,.2f}/s"
-    if unit == "rate_per_year":
-        return f"{value:.1%}/yr"
-    return f"{value:,.4g}"
+money = num.money
+fmt = num.in_unit
+months = partial(num.months, never="not within 10 years")
 
 
 def _empty(title: str, roi: dict[str, Any]) -> go.Figure:
@@ -113,7 +71,7 @@ def tier1_quality(roi: dict[str, Any]) -> go.Figure:
     labels = [_task_label(r) for r in rows]
     fig = go.Figure()
     fig.add_bar(y=labels, x=[_v(r["metrics"]["quality"]) for r in rows], orientation="h", name="agreement with the LLM",
-                marker_color=NEUTRAL, text=[viz.fmt_pct(_v(r["metrics"]["quality"])) for r in rows],
+                marker_color=NEUTRAL, text=[num.share(_v(r["metrics"]["quality"])) for r in rows],
                 textposition="inside", insidetextanchor="start", textfont=dict(color="white"),
                 hovertemplate="%{y}: %{x:.1%}<extra>agreement</extra>")
     prim = [_v(r["metrics"].get("primary_metric")) for r in rows]
@@ -487,7 +445,7 @@ def needs_table(roi: dict[str, Any] | None) -> Html:
 
 def next_tasks_table(plan: dict[str, Any]) -> Html:
     rows = [{"task": f"{r['task']} {r['name']}", "kind": (r.get("output_kind") or "").replace("_", " "),
-             "calls": fmt(r.get("calls_per_month"), "calls"), "share": viz.fmt_pct(r.get("cost_share")),
+             "calls": fmt(r.get("calls_per_month"), "calls"), "share": num.share(r.get("cost_share")),
              "spend": money(r.get("llm_spend_per_year")), "avoidable": money(r.get("avoidable_per_year")),
              "readiness": "–" if r.get("readiness") is None else f"{r['readiness']:.2f}",
              "expanded": "yes" if r["in_expanded_scenario"] else ""} for r in plan["next_tasks"]]
@@ -500,7 +458,7 @@ def next_tasks_table(plan: dict[str, Any]) -> Html:
 
 
 def retrain_table(plan: dict[str, Any]) -> Html:
-    rows = [{"task": f"{r['task']} {r['name']}", "quality": viz.fmt_pct(r.get("quality")),
+    rows = [{"task": f"{r['task']} {r['name']}", "quality": num.share(r.get("quality")),
              "triggers": " · ".join(r["triggers"])} for r in plan["retrain"]]
     if not rows:
         return note("No specialist yet: retraining starts with the first one.")

@@ -15,6 +15,7 @@ import plotly.graph_objects as go
 
 from fde_toolkit import viz
 from fde_toolkit.slm.metrics import chrf, field_f1, parse_json
+from fde_toolkit import formatting as num
 
 VARIANT_NAMES = {"base": "base, zero-shot", "few_shot": "base, few-shot", "fine_tuned": "fine-tuned"}
 
@@ -46,15 +47,15 @@ def comparison_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
         row = {"variant": VARIANT_NAMES.get(v, v)}
         for m in report["metric_names"]:
             val = r["metrics"].get(m)
-            row[m] = "–" if val is None else (f"{val:.1f}" if m == "chrf" else viz.fmt_pct(val))
-        row["latency"] = viz.fmt_ms(r["latency_ms"]["p50"])
+            row[m] = "–" if val is None else (f"{val:.1f}" if m == "chrf" else num.share(val))
+        row["latency"] = num.duration_ms(r["latency_ms"]["p50"])
         row["throughput"] = f"{r['examples_per_s']:.2f}/s" if r.get("examples_per_s") else "–"
-        row["cost"] = viz.fmt_usd(r["cost"]["per_successful_task_usd"])
+        row["cost"] = num.money(r["cost"]["per_successful_task_usd"])
         rows.append(row)
     llm = report.get("llm", {})
     rows.append({"variant": "LLM (logged)", **{m: "reference" for m in report["metric_names"]},
-                 "latency": viz.fmt_ms(llm.get("latency_ms_p50")), "throughput": "–",
-                 "cost": viz.fmt_usd(llm.get("cost_per_task_usd"))})
+                 "latency": num.duration_ms(llm.get("latency_ms_p50")), "throughput": "–",
+                 "cost": num.money(llm.get("cost_per_task_usd"))})
     return rows
 
 

@@ -24,6 +24,7 @@ from typing import Any, Sequence
 from fde_toolkit import viz
 from fde_toolkit.slm import figures
 from fde_toolkit.slm.status import artifact_paths, candidate_task_ids, check_task, next_command
+from fde_toolkit import formatting as num
 
 
 @dataclass
@@ -170,13 +171,9 @@ def _todo(ta: TaskArtifacts, what: str, command: str | None = None) -> viz.Html:
     return viz.note(f"{what} Run `{cmd}`." if cmd else what)
 
 
-def _pct(v: float | None) -> str:
-    return viz.fmt_pct(v)
-
-
 def _primary(m: dict[str, Any]) -> str:
     key = m["primary"]
-    return f"{m[key]:.1f} {key}" if key.startswith("chrf") else f"{_pct(m[key])} {key.replace('_', ' ')}"
+    return f"{m[key]:.1f} {key}" if key.startswith("chrf") else f"{num.share(m[key])} {key.replace('_', ' ')}"
 
 
 # ----------------------------------------------------------------------------- sections
@@ -194,9 +191,9 @@ def key_numbers(proto: Prototyping) -> viz.Html | None:
     for t in done[:6]:
         ev = t.evaluation
         ratio = ev.get("cost_ratio_fine_tuned_vs_llm")
-        cards.append((_pct(ev["variants"]["fine_tuned"]["metrics"]["agreement"]),
+        cards.append((num.share(ev["variants"]["fine_tuned"]["metrics"]["agreement"]),
                       f"{t.id}: fine-tuned agrees with the LLM"
-                      + (f"; {viz.fmt_pct(ratio, 2)} of its cost per successful task" if ratio is not None else "")))
+                      + (f"; {num.share(ratio, 2)} of its cost per successful task" if ratio is not None else "")))
     body = "".join(f'<div class="fde-card"><div class="v">{html.escape(v)}</div><div class="k">{html.escape(k)}</div>'
                    "</div>" for v, k in cards)
     return viz.Html(f'<div class="fde-cards">{body}</div>')
@@ -212,7 +209,7 @@ def overview_rows(proto: Prototyping) -> list[dict[str, Any]]:
             "dataset": " / ".join(f"{ds['splits'][s]:,}" for s in ("train", "val", "test")) if ds else "–",
             "best": (sel.get("best") or "–") if sel else "–",
             "trained": (f"{tr['candidate']['id']}, {tr['result']['steps']:,} steps" if tr else "–"),
-            "agreement": (_pct(ev["variants"]["fine_tuned"]["metrics"]["agreement"]) if ev else "–"),
+            "agreement": (num.share(ev["variants"]["fine_tuned"]["metrics"]["agreement"]) if ev else "–"),
             "next": t.next or "done",
         })
     return rows
@@ -231,14 +228,14 @@ def overview(proto: Prototyping) -> viz.Html:
 def dataset_table(info: dict[str, Any]) -> viz.Html:
     """From logged calls to kept examples, and the splits."""
     sp = info["splits"]
-    rows = [{"what": "calls of the task", "n": viz.fmt_int(info["calls"])},
-            {"what": "successful calls", "n": viz.fmt_int(info["ok_calls"])},
-            {"what": "distinct (input, answer) examples", "n": viz.fmt_int(info["distinct_examples"])},
-            {"what": f"kept (cap {info['settings']['max_examples']:,})", "n": viz.fmt_int(info["kept_examples"])},
-            {"what": "inputs the LLM answered differently", "n": viz.fmt_int(info.get("conflicting_inputs", 0))},
+    rows = [{"what": "calls of the task", "n": num.count(info["calls"])},
+            {"what": "successful calls", "n": num.count(info["ok_calls"])},
+            {"what": "distinct (input, answer) examples", "n": num.count(info["distinct_examples"])},
+            {"what": f"kept (cap {info['settings']['max_examples']:,})", "n": num.count(info["kept_examples"])},
+            {"what": "inputs the LLM answered differently", "n": num.count(info.get("conflicting_inputs", 0))},
             {"what": "train / val / test", "n": f"{sp['train']:,} / {sp['val']:,} / {sp['test']:,}"}]
     if info.get("labels"):
-        rows.append({"what": "labels", "n": viz.fmt_int(len(info["labels"]))})
+        rows.append({"what": "labels", "n": num.count(len(info["labels"]))})
     if info.get("tools"):
         rows.append({"what": "tools", "n": ", ".join(info["tools"])})
     return viz.table(rows, {"what": "", "n": "examples"}, numeric={"n"})
@@ -249,7 +246,7 @@ def examples_table(records: Sequence[dict[str, Any]], width: int = 220) -> viz.H
     from fde_toolkit.slm.answer import request_text
 
     rows = [{"request": figures._short(request_text(r), width), "answer": figures._short(r["target"], width),
-             "calls": viz.fmt_int(r.get("calls"))} for r in records]
+             "calls": num.count(r.get("calls"))} for r in records]
     return viz.table(rows, {"request": "request (curated)", "answer": "LLM answer (target)", "calls": "calls"},
                      numeric={"calls"})
 
@@ -277,7 +274,7 @@ def selection_table(result: dict[str, Any], candidates: Sequence[str] | None = N
         rows.append({"rank": r["rank"], "candidate": r["candidate"],
                      "params": f"{r['params_m']:,.1f} M" if r.get("params_m") else "–",
                      "zero": _primary(r["zero_shot"]), "few": _primary(r["few_shot"]),
-                     "latency": viz.fmt_ms(r.get("latency_ms_p50")),
+                     "latency": num.duration_ms(r.get("latency_ms_p50")),
                      "rate": f"{r['examples_per_s']:.1f}/s" if r.get("examples_per_s") else "–",
                      "licence": r.get("licence") or "–"})
     return viz.table(rows, {"rank": "rank", "candidate": "candidate", "params": "parameters", "zero": "zero-shot",
@@ -320,7 +317,7 @@ def training_summary(training: dict[str, Any], budget: float | None = None) -> v
         {"what": "ran", "v": f"{r['steps']:,} steps, {r['epochs']:g} epochs, {r['elapsed_seconds'] / 60:.1f} min on "
                              f"{r['device']}; " + _stopped(r["stopped_by"], ran_budget)},
         {"what": "speed", "v": f"{r['tokens_per_s']:,.0f} tokens/s"
-                               + (f", padding waste {_pct(r['padding_waste'])}"
+                               + (f", padding waste {num.share(r['padding_waste'])}"
                                   if r.get("padding_waste") is not None else "")},
         {"what": "validation loss", "v": (f"best {r['best_val_loss']:.4f} at step {r['best_step']} (the saved adapter)"
                                           if r.get("best_val_loss") is not None else "no validation pass")},
@@ -358,7 +355,7 @@ def show_comparison(proto: Prototyping) -> None:
             _display(_todo(t, "Not evaluated yet."))
             continue
         ratio, serving = ev.get("cost_ratio_fine_tuned_vs_llm"), ev.get("serving", {})
-        cost = (f"The fine-tuned SLM costs {viz.fmt_pct(ratio, 2)} of the LLM per successful task"
+        cost = (f"The fine-tuned SLM costs {num.share(ratio, 2)} of the LLM per successful task"
                 if ratio is not None
                 else "No cost ratio (the LLM's cost is not logged, or no fine-tuned answer succeeded)")
         _display(figures.comparison_table(ev),

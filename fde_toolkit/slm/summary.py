@@ -14,9 +14,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from fde_toolkit import viz
 from fde_toolkit.engagement import shown_path
 from fde_toolkit.slm.status import artifact_paths, next_command
+from fde_toolkit import formatting as num
 
 def _where(p: Path) -> str:
     """A path as the user typed it: relative to the working directory when inside it."""
@@ -48,7 +48,7 @@ def _head(eng, result: dict[str, Any], what: str) -> str:
 def _metric(m: dict[str, Any], key: str | None = None) -> str:
     key = key or m["primary"]
     v = m.get(key)
-    return "–" if v is None else (f"{v:.1f}" if key.startswith("chrf") else viz.fmt_pct(v))
+    return "–" if v is None else (f"{v:.1f}" if key.startswith("chrf") else num.share(v))
 
 
 # ----------------------------------------------------------------------------- dataset
@@ -97,7 +97,7 @@ def render_selection(eng, result: dict[str, Any]) -> str:
     rows = [{"rank": r["rank"], "candidate": r["candidate"],
              "params": f"{r['params_m']:,.1f}M" if r.get("params_m") else "?",
              "zero": _metric(r["zero_shot"]), "few": _metric(r["few_shot"]), "mode": r["mode"],
-             "latency": viz.fmt_ms(r.get("latency_ms_p50")),
+             "latency": num.duration_ms(r.get("latency_ms_p50")),
              "rate": f"{r['examples_per_s']:.1f}" if r.get("examples_per_s") else "–"} for r in ranking]
     table = text_table(rows, {"rank": "rank", "candidate": "candidate", "params": "params", "zero": "zero-shot",
                               "few": "few-shot", "mode": "best mode", "latency": "latency p50", "rate": "answers/s"},
@@ -129,7 +129,7 @@ def render_training(eng, training: dict[str, Any]) -> str:
              f"  stopped by: the {budget:g}-minute budget" if r["stopped_by"] == "budget" and budget
              else f"  stopped by: {r['stopped_by']}" + (f" (budget {budget:g} min)" if budget else ""),
              f"  speed: {r['tokens_per_s']:,.0f} tokens/s"
-             + (f"; padding waste {viz.fmt_pct(r['padding_waste'])}" if r.get("padding_waste") is not None else "")]
+             + (f"; padding waste {num.share(r['padding_waste'])}" if r.get("padding_waste") is not None else "")]
     if r.get("best_val_loss") is not None:
         lines.append(f"  validation loss (per answer token): best {r['best_val_loss']:.4f} at step {r['best_step']} "
                      "(the saved adapter)"
@@ -162,7 +162,7 @@ def render_evaluation(eng, report: dict[str, Any]) -> str:
     ratio = report.get("cost_ratio_fine_tuned_vs_llm")
     serving = report.get("serving", {})
     if ratio is not None:
-        lines.append(f"The fine-tuned SLM costs {viz.fmt_pct(ratio, 2)} of the LLM per successful task, served on "
+        lines.append(f"The fine-tuned SLM costs {num.share(ratio, 2)} of the LLM per successful task, served on "
                      f"{serving.get('hardware', 'the SLM hardware')} at ${serving.get('hourly_usd', 0):g}/hour "
                      "fully used.")
     else:

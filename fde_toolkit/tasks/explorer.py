@@ -13,9 +13,7 @@ from typing import Any
 
 import ipywidgets as widgets
 
-
-def _pct(x: float | None) -> str:
-    return "n/a" if x is None else f"{x:.1%}"
+from fde_toolkit import formatting as num
 
 
 def task_card(t: dict[str, Any]) -> str:
@@ -24,17 +22,18 @@ def task_card(t: dict[str, Any]) -> str:
     r = t["readiness"]
     verdict = (f"SLM candidate #{t['rank']}" if t.get("rank") else "not an SLM candidate")
     rows = [
-        ("calls", f"{t['calls']:,} ({_pct(t['volume_share'])} of volume)"),
-        ("cost", f"{_pct(t.get('cost_share'))} of cost" + (f" (${t['cost_usd']:,.2f})" if t.get("cost_usd") else "")),
+        ("calls", f"{t['calls']:,} ({num.share(t['volume_share'])} of volume)"),
+        ("cost", f"{num.share(t.get('cost_share'))} of cost"
+                 + (f" ({num.money(t['cost_usd'])})" if t.get("cost_usd") else "")),
         ("tokens in / out (mean)", f"{t['tokens']['input_mean']} / {t['tokens']['output_mean']}"),
         ("latency p50 / p95", f"{t['latency_ms']['p50']} / {t['latency_ms']['p95']} ms"),
-        ("error rate", _pct(t["error_rate"])),
+        ("error rate", num.share(t["error_rate"])),
         ("models", ", ".join(f"{m['model']} ({m['calls']:,})" for m in t["models"][:4])),
         ("output", t["output_kind"].replace("_", " ")
          + (f": {', '.join(t['labels'][:8])}" if t.get("labels") else "")
          + (f": {', '.join(t['json_keys'][:8])}" if t.get("json_keys") else "")
          + (f": {', '.join(t['tools'][:8])}" if t.get("tools") else "")),
-        ("determinism", _pct(t.get("determinism"))),
+        ("determinism", num.share(t.get("determinism"))),
         ("distinct requests", f"{t['distinct_requests']:,}"),
         ("steps", ", ".join(t["steps"]) + f" ({t['level']})"),
     ]
