@@ -10,11 +10,13 @@ import polars as pl
 import pytest
 import yaml
 
-from fde_toolkit.engagement import Engagement
+from fde_toolkit import FdeError
+from fde_toolkit.engagement import Engagement, new_engagement
 from fde_toolkit.logs.schema import MESSAGE, TOOL_CALL, conform
-from fde_toolkit.privacy import PiiConfig, curate_calls, read_vault, scrub
+from fde_toolkit.privacy import KEY_ENV, PiiConfig, curate_calls, key_id, read_vault, scrub
 
 KEY = bytes(range(32))
+DECOY = bytes(range(100, 132))  # in $FDE_PII_KEY, which the engagement's key file overrides
 
 # Each canary: the text written into a record, and the substrings that must never appear afterwards
 # (at least 7 characters, so that hashes and timestamps in the manifest cannot match by chance).
@@ -98,14 +100,28 @@ def test_no_canary_survives_scrub_calls(ner: bool) -> None:
 
 
 def test_no_canary_in_any_artifact_and_the_vault_round_trips(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The engagement as `fde new` makes it: a random key in the template's pii.key_file, which wins over
+    $FDE_PII_KEY (set here to a decoy). The vault must open with the key file's key, and only with it."""
+    monkeypatch.setenv(KEY_ENV, DECOY.hex())
     root = tmp_path / "acme"
-    (root / "artifacts").mkdir(parents=True)
+    new_engagement(root)
+    config = yaml.safe_load((root / "engagement.yaml").read_text(encoding="utf-8"))
+    legal = [{"name": "legal", "keywords": ["reset link"], "action": "restrict"}]
+    config["pii"].update({**PII, "sensitivity": legal})
+    (root / "engagement.yaml").write_text(yaml.safe_dump(config), encoding="utf-8")
+    key = bytes.fromhex((root / config["pii"]["key_file"]).read_text(encoding="utf-8"))  # what `fde new` wrote
+    assert key != DECOY
     canary_calls().write_parquet(root / "artifacts" / "calls.parquet")
-    (root / "engagement.yaml").write_text(yaml.safe_dump({"name": "acme", "pii": {
-        **PII, "sensitivity": [{"name": "legal", "keywords": ["reset link"], "action": "restrict"}]}}))
-    monkeypatch.setenv("FDE_PII_KEY", KEY.hex())
-    report = scrub(Engagement.load(root)).data
+    eng = Engagement.load(root)
+    report = scrub(eng).data
     assert report["records"]["restricted"] == 3
+    manifest = json.loads((root / "manifest.json").read_text())
+    assert manifest["steps"]["scrub"]["params"]["key_id"] == key_id(key)  # the step used the file's key
+    # the pseudonyms are those the file's key makes, not the environment's
+    with_key = curate_calls(canary_calls(), eng.config.pii, key)
+    assert pl.read_parquet(root / "artifacts" / "restricted.parquet").equals(with_key.restricted)
+    assert pl.read_parquet(root / "artifacts" / "curated.parquet").equals(with_key.curated)
+    assert not with_key.restricted.equals(curate_calls(canary_calls(), eng.config.pii, DECOY).restricted)
 
     scanned = 0
     for path in sorted(root.rglob("*")):
@@ -117,7 +133,9 @@ def test_no_canary_in_any_artifact_and_the_vault_round_trips(tmp_path: Path, mon
         scanned += 1
     assert scanned >= 5  # curated, restricted, report, vault, manifest, engagement.yaml
 
-    vault = read_vault(root / "artifacts" / "pii_vault.enc", KEY)
+    with pytest.raises(FdeError, match="cannot decrypt"):
+        read_vault(root / "artifacts" / "pii_vault.enc", DECOY)
+    vault = read_vault(root / "artifacts" / "pii_vault.enc", key)
     originals = set(vault.values())
     for name in ("email", "phone", "card", "iban", "ssn", "api_key", "policy", "person"):
         assert v(name) in originals, name

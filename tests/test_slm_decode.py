@@ -6,10 +6,12 @@ import json
 
 import pytest
 import torch
-from slm_toy import FRUITS, one_thread, toy_bpe_tokenizer, tool_corpus, toy_examples, toy_model, toy_tokenizer  # noqa: F401
+from slm_toy import (FRUITS, one_thread, tool_corpus, toy_bpe_tokenizer, toy_examples, toy_model,  # noqa: F401
+                     toy_tokenizer)
 
 from fde_toolkit.slm.chat import encode_examples, encode_prompts, stop_token_ids
-from fde_toolkit.slm.decode import TOOL_HEAD, answer_ids, choose_labels, generate, generate_tool_calls, score_continuations
+from fde_toolkit.slm.decode import (TOOL_HEAD, TOOL_TAIL, answer_ids, choose_labels, generate, generate_tool_calls,
+                                    score_continuations)
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 LABELS = ["red", "green", "yellow", "purple", "nice colour", "the colour of a plum"]  # multi-token labels too
@@ -57,15 +59,30 @@ def test_scores_equal_a_full_forward_per_label(setup):
     assert chosen == [LABELS[i] for i in fast.argmax(1)]
 
 
-def test_tool_calls_name_an_offered_tool_and_keep_the_json_shape():
+def test_tool_calls_start_with_the_forced_name_head_and_pick_the_name_by_score():
+    """The decoder forces `{"name": "<tool>", "arguments":` with <tool> scored among the offered names;
+    the arguments after it are the model's free greedy continuation (a random model's are noise: never parsed)."""
     tok = toy_bpe_tokenizer(tool_corpus())
-    model = toy_model(tok, seed=2)
+    model = toy_model(tok, seed=4)
     names = [f"paint_{c}" for c in FRUITS.values()]
-    convs = [m for m, _ in toy_examples(5, seed=3)]
-    out = generate_tool_calls(model, tok, encode_prompts(tok, convs), names, max_new_tokens=4)
-    for text in out:
-        head = next(n for n in names if text.startswith(f'{TOOL_HEAD}{n}", "arguments":'))
-        assert head in names
+    prompts = encode_prompts(tok, [m for m, _ in toy_examples(8, seed=3)])  # prompts that prefer different tools
+    heads = {n: f"{TOOL_HEAD}{n}{TOOL_TAIL}" for n in names}  # the text the decoder forces, one per tool
+    head_ids = {n: tok(h, add_special_tokens=False)["input_ids"] for n, h in heads.items()}
+    assert not any(t.startswith(TOOL_HEAD) for t in generate(model, tok, prompts, max_new_tokens=12))  # not by luck
+    out = generate_tool_calls(model, tok, prompts, names, max_new_tokens=4)
+    forced = [[n for n in names if text.startswith(heads[n])] for text in out]
+    assert all(len(f) == 1 for f in forced), out  # every answer opens with exactly one offered tool's head
+    chosen = [f[0] for f in forced]
+    assert all(head in names for head in chosen)
+    # the name is the most likely whole head after each prompt (scored here without the decoder's shared-prefix split)
+    scores = score_continuations(model, prompts, [head_ids[n] for n in names])
+    assert chosen == [names[i] for i in scores.argmax(1)]
+    assert len(set(chosen)) > 1  # so the choice follows the prompt, not a fixed position
+    assert generate_tool_calls(model, tok, prompts, names[::-1], max_new_tokens=4) == out  # nor the names' order
+    # what follows the head is the model's own continuation of prompt + head
+    tails = generate(model, tok, [p + head_ids[n] for p, n in zip(prompts, chosen)], max_new_tokens=4)
+    assert [text[len(heads[n]):].strip() for text, n in zip(out, chosen)] == tails
     # the training target of a tool call starts with exactly the forced text
-    enc = encode_examples(tok, [convs[0]], [json.dumps({"name": "paint_red", "arguments": {"fruit": "x"}})], 512)[0]
-    assert tok.decode(enc.ids[enc.answer_start:]).startswith(TOOL_HEAD + "paint_red")
+    target = json.dumps({"name": "paint_red", "arguments": {"fruit": "x"}})
+    enc = encode_examples(tok, [[{"role": "user", "content": "x"}]], [target], 512)[0]
+    assert tok.decode(enc.ids[enc.answer_start:]).startswith(f"{TOOL_HEAD}paint_red{TOOL_TAIL}")

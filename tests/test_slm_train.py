@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
-import time
+import types
 
 import pytest
 import torch
 from slm_toy import FRUITS, one_thread, toy_examples, toy_model, toy_tokenizer  # noqa: F401
 
+import fde_toolkit.slm.train as train_mod
 from fde_toolkit import FdeError
 from fde_toolkit.slm.batching import IGNORE, collate, length_grouped_batches, padding_waste, random_batches
 from fde_toolkit.slm.chat import encode_examples, encode_prompts
@@ -177,14 +178,24 @@ def test_resume_continues_the_step_count_and_matches_an_uninterrupted_run(tok, t
                    tmp_path / "b", seed=0, resume=True, progress=False)
 
 
-def test_wall_clock_budget_stops_on_time(tok, tmp_path):
+def test_wall_clock_budget_stops_before_the_step_that_would_overrun(tok, tmp_path, monkeypatch):
+    """A fake clock: every training step takes 10 s, validation none. A one-minute budget fits 6 steps; the run
+    stops there, by the budget, instead of starting a 7th step that would end at 70 s."""
+    now = [0.0]
+    monkeypatch.setattr(train_mod, "time", types.SimpleNamespace(perf_counter=lambda: now[0]))
+    real_loss = train_mod.answer_loss
+
+    def ten_second_step(model, *args, **kw):
+        if model.training:  # validation_loss runs in eval mode
+            now[0] += 10.0
+        return real_loss(model, *args, **kw)
+
+    monkeypatch.setattr(train_mod, "answer_loss", ten_second_step)
     train, _ = _data(tok, 256)
     model = attach_lora(toy_model(tok), LORA, seed=0)
-    budget_s = 1.5
-    t0 = time.perf_counter()
-    res = train_lora(model, tok, train, train[:16], _settings(max_steps=None, epochs=1000, budget_minutes=budget_s / 60,
-                                                             eval_every=10_000), LORA, tmp_path, seed=0, progress=False)
-    took = time.perf_counter() - t0
+    settings = _settings(max_steps=None, epochs=1000, budget_minutes=1.0, eval_every=10_000)
+    res = train_lora(model, tok, train, train[:16], settings, LORA, tmp_path, seed=0, progress=False)
     assert res["stopped_by"] == "budget"
-    assert res["steps"] > 3
-    assert took < budget_s + 1.5
+    assert res["steps"] == 6
+    curves = json.loads((tmp_path / "curves.json").read_text())
+    assert [c["elapsed_s"] for c in curves["train"]] == [10.0 * k for k in range(1, 7)]  # all inside the minute

@@ -12,16 +12,29 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import pytest
-from sklearn.metrics import normalized_mutual_info_score
+from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
 from fde_toolkit.logs.schema import conform
 from fde_toolkit.tasks import TasksConfig, discover_tasks
 from fde_toolkit.tasks.embed import SentenceEmbedder
 
-BANKING77 = Path(__file__).resolve().parents[2] / "shared" / "data" / "banking77"
-# measured 0.835-0.855 on this subset over seeds 7, 8, 11, 12, 13 (k 16-39); plain k-means told k=20
-# gets 0.80-0.84 on the same embeddings
+# the shared development data sits next to the checkout (or a level higher, seen from a git worktree)
+BANKING77 = next((p / "shared" / "data" / "banking77" for p in Path(__file__).resolve().parents[1:4]
+                  if (p / "shared" / "data" / "banking77").is_dir()), Path("shared/data/banking77"))
+# Test-split NMI measured 0.835-0.855 on this subset over seeds 7, 8, 11, 12, 13 (k 16-39); plain k-means
+# told k=20 gets 0.80-0.84 on the same embeddings.
 SUBSET_NMI = 0.80
+# The number of tasks found for the 20 intents, at seed 7: 16, the smallest k within 2% of the best smoothed
+# silhouette (near 21); close intents merge (spare / physical / virtual card; pending top-up / top-up limits;
+# transfer fee / top-up-by-transfer charge). Over seeds 1, 2, 3, 7, 8, 11, 12, 13 k was 9, 12, 21, 16, 16, 39,
+# 29, 16. The bound: 20 +- 50%.
+SUBSET_K = (10, 30)
+# Over all 3,401 calls of the subset: ARI at seed 7 0.668 (0.62-0.68 over seeds 3, 7, 8, 11, 12, 13), purity
+# (the share of each task's calls from its main intent, weighted by task size) 0.751 (0.74-0.90). The two seeds
+# that merge into k = 9 and 12 give ARI 0.44, 0.51 and purity 0.45, 0.54 (and test NMI 0.72, 0.78): these
+# floors, some 0.1 under the seed-7 figures, fail a clustering that lumps intents together.
+SUBSET_ARI = 0.55
+SUBSET_PURITY = 0.65
 
 
 @pytest.fixture(scope="module")
@@ -42,11 +55,17 @@ def test_banking77_subset_intents_are_recovered_without_k(embedder: SentenceEmbe
         pl.concat_list(pl.struct(pl.lit("user").alias("role"), pl.col("text").alias("content"))).alias("messages")))
     assignments, tasks = discover_tasks(calls, TasksConfig(seed=7), embedder)
     pred = calls.select("call_id").join(assignments, on="call_id", how="left", maintain_order="left")["task_id"]
+    truth, got = df["category"].to_numpy(), pred.to_numpy()
     test = (df["split"] == "test").to_numpy()
-    nmi = normalized_mutual_info_score(df["category"].to_numpy()[test], pred.to_numpy()[test])
+    nmi = normalized_mutual_info_score(truth[test], got[test])
+    ari = adjusted_rand_score(truth, got)
+    counts = pl.DataFrame({"task": got, "intent": truth}).group_by("task", "intent").len()
+    purity = counts.group_by("task").agg(pl.col("len").max())["len"].sum() / len(got)
+    figures = {"k": tasks["k"], "nmi": round(nmi, 3), "ari": round(ari, 3), "purity": round(purity, 3),
+               "why": tasks["steps"][0]["why"]}
     assert len(tasks["steps"]) == 1 and tasks["steps"][0]["split_by_request"]  # no responses: split by request
-    assert 10 <= tasks["k"] <= 120
-    assert nmi >= SUBSET_NMI, (nmi, tasks["k"], tasks["steps"][0]["why"])
+    assert SUBSET_K[0] <= tasks["k"] <= SUBSET_K[1], figures
+    assert nmi >= SUBSET_NMI and ari >= SUBSET_ARI and purity >= SUBSET_PURITY, figures
 
 
 def _demo_calls(tmp_path: Path, n: int) -> tuple[pl.DataFrame, pl.DataFrame]:
