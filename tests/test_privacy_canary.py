@@ -70,7 +70,8 @@ def canary_calls() -> pl.DataFrame:
             "error": f"upstream rejected card {v('card')} for {v('email')}",
             "user_id": v("email"), "session_id": f"sess-{v('email2')}",
         })
-    return conform(pl.DataFrame(rows, schema_overrides={"messages": pl.List(MESSAGE), "tool_calls": pl.List(TOOL_CALL)}))
+    overrides = {"messages": pl.List(MESSAGE), "tool_calls": pl.List(TOOL_CALL)}
+    return conform(pl.DataFrame(rows, schema_overrides=overrides))
 
 
 def leaks(text: str) -> list[str]:
@@ -96,7 +97,8 @@ def test_no_canary_survives_scrub_calls(ner: bool) -> None:
     found = {x.split(":")[0] for x in leaks(result.curated.write_ndjson())}
     assert found <= allowed, sorted(found)
     assert leaks(json.dumps(result.report)) == []
-    assert result.curated.height == 3 and json.loads(result.curated.get_column("metadata")[0])["sensitivity"] == ["health"]
+    assert result.curated.height == 3
+    assert json.loads(result.curated.get_column("metadata")[0])["sensitivity"] == ["health"]
 
 
 def test_no_canary_in_any_artifact_and_the_vault_round_trips(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
