@@ -8,7 +8,7 @@
 from fde_toolkit.privacy.config import PiiConfig, parse_pii_config
 from fde_toolkit.privacy.curation import curate_calls, scrub_calls
 from fde_toolkit.privacy.pseudonym import KEY_ENV, key_id, load_key
-from fde_toolkit.privacy.report import render_report
+from fde_toolkit.privacy.views import render_report
 from fde_toolkit.privacy.step import scrub
 from fde_toolkit.privacy.vault import read_vault
 

@@ -11,7 +11,7 @@ import polars as pl
 
 from fde_toolkit.privacy.curation import curate_calls
 from fde_toolkit.privacy.pseudonym import key_id, load_key
-from fde_toolkit.privacy.report import render_report
+from fde_toolkit.privacy.views import render_report
 from fde_toolkit.privacy.vault import write_vault
 from fde_toolkit.step import StepOutputs, StepResult, run_step
 

@@ -11,7 +11,7 @@ sourced, with a range) where it did not, and how sure the result is.
 
 Modules, one job each: assumptions (the `roi:` section, validated), measurements (numbers from the
 artifacts, each with its artifact and field), lineage (values that carry the ids they came from), model
-(Tier 1-3 and the cash flow), uncertainty (tornado, Monte Carlo, scenarios), step (`fde roi`), report
+(Tier 1-3 and the cash flow), uncertainty (tornado, Monte Carlo, scenarios), step (`fde roi`), views
 (load, the notebooks' entry, the CLI summary), figures (plotly figures and HTML tables), interactive
 (the what-if), next_steps (the S6 refinement plan), handover (model cards).
 
@@ -84,7 +84,7 @@ _LAZY = {**{n: "figures" for n in (
     "spend_waterfall", "tier1_latency", "tier1_lineage_table", "tier1_quality", "tier1_table", "tier1_unit_cost",
     "tier_table", "tornado", "uncertainty_table")},
     "model_cards": "handover", "model_cards_markdown": "handover", "input_mix_drift": "next_steps",
-    "refinement_plan": "next_steps", "load_roi": "report", "render_roi": "report", "roi_for_report": "report",
+    "refinement_plan": "next_steps", "load_roi": "views", "render_roi": "views", "roi_for_report": "views",
     "compute_roi": "step"}
 
 

@@ -270,7 +270,7 @@ def write_roi_figures(eng, data: dict[str, Any]) -> list:
 
 def roi(eng, force: bool = False) -> StepResult[dict[str, Any]]:
     """`fde roi`: write artifacts/roi.json and the ROI figures (artifacts/figures/roi_*.json)."""
-    from fde_toolkit.roi.report import render_roi
+    from fde_toolkit.roi.views import render_roi
 
     settings = roi_settings(eng)
     ev = gather(eng, read_calls=False)
