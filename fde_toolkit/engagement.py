@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from fde_toolkit import FdeError, assets, format_errors
+from fde_toolkit import FdeError, assets, files, format_errors
 from fde_toolkit.artifacts import ArtifactCatalog
 from fde_toolkit.privacy.config import PiiConfig
 from fde_toolkit.reports.branding import ReportsConfig
@@ -247,10 +247,7 @@ class Manifest:
         self.save()
 
     def save(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(self.data, indent=2, sort_keys=True), encoding="utf-8")
-        os.replace(tmp, self.path)
+        files.write_text(self.path, json.dumps(self.data, indent=2, sort_keys=True))
 
 
 class Engagement:
@@ -419,8 +416,8 @@ def new_engagement(root: str | os.PathLike, logs: str | os.PathLike | None = Non
     (root / "artifacts").mkdir(exist_ok=True)
     (root / "reports").mkdir(exist_ok=True)
     if src is not None:
-        files = [src] if src.is_file() else sorted(p for p in src.rglob("*") if p.is_file())
-        for f in files:
+        logs_found = [src] if src.is_file() else sorted(p for p in src.rglob("*") if p.is_file())
+        for f in logs_found:
             rel = f.name if src.is_file() else f.relative_to(src)
             dest = raw / rel
             dest.parent.mkdir(parents=True, exist_ok=True)
