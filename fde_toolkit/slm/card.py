@@ -12,14 +12,31 @@ def _fmt(v: Any) -> str:
     return "-" if v is None else str(v)
 
 
+def _encoder_training(t: dict[str, Any]) -> list[str]:
+    res, c = t["result"], t["classifier"]
+    return [
+        f"- features: mean-pooled hidden states of the encoder's last {c['layers']} layers"
+        + (", TF-IDF character (2-5) and word (1-2) n-grams of the request" if c["lexical"] else "")
+        + f" ({_fmt(res['features'])} in all); the encoder is not trained",
+        f"- head: {res['method']}, C={c['c']}; {res['labels']} labels; seed {t['seed']}",
+        f"- calibration: one temperature ({_fmt(res['temperature'])}) fitted on the validation split; expected "
+        f"calibration error {_fmt(res['val_ece_before'])} -> {_fmt(res['val_ece_after'])}",
+        f"- fitted in {_fmt(res['elapsed_seconds'])} s ({_fmt(res['embed_seconds'])} s encoding) on "
+        f"{_fmt(t.get('threads'))} CPU thread(s); validation accuracy {_fmt(res['val_accuracy'])}",
+    ]
+
+
 def model_card(training: dict[str, Any], evaluation: dict[str, Any] | None = None) -> str:
     """Markdown model card from training.json (and eval/<task>.json when evaluated)."""
     t = training
     cand, ds, res = t["candidate"], t["dataset"], t["result"]
+    encoder = t.get("specialist") == "encoder"
+    inside = cand.get("gguf") or cand.get("subfolder")
     strata = (", stratified by " + ("label" if ds["output_kind"] == "label" else "tool name")
               if ds["output_kind"] in ("label", "tool_call") else "")
     lines = [
-        f"# {t['task']} specialist: LoRA adapter on {cand['id']}",
+        f"# {t['task']} specialist: " + (f"encoder classifier on {cand['id']}" if encoder
+                                          else f"LoRA adapter on {cand['id']}"),
         "",
         f"Fine-tuned by fde-toolkit for the engagement **{t['engagement']}** to take over the task "
         f"*{t.get('task_name') or t['task']}* (output kind: `{ds['output_kind']}`) from the LLM it was logged on.",
@@ -29,9 +46,11 @@ def model_card(training: dict[str, Any], evaluation: dict[str, Any] | None = Non
         f"context: {_fmt(cand.get('context_length'))} tokens; "
         f"licence: {cand.get('licence', 'unknown')}",
         "- weights: "
-        f"{cand.get('folder') or cand.get('hub') or (str(cand.get('package')) + '/' + str(cand.get('gguf')))}",
-        "- adapter format: PEFT LoRA (`PeftModel.from_pretrained(base, 'adapter/')`)"
-        + (", trained 4-bit (QLoRA)" if t.get("quantized") else ""),
+        f"{cand.get('folder') or cand.get('hub') or (str(cand.get('package')) + '/' + str(inside))}",
+        ("- format: `adapter/classifier.json` + `head.safetensors` (+ `lexical.json`): "
+         "`fde_toolkit.slm.encoder.EncoderClassifier.load('adapter/', encoder_folder)`" if encoder else
+         "- adapter format: PEFT LoRA (`PeftModel.from_pretrained(base, 'adapter/')`)"
+         + (", trained 4-bit (QLoRA)" if t.get("quantized") else "")),
         "",
         "## Data",
         f"- source: the customer's curated calls of task `{t['task']}` "
@@ -46,6 +65,8 @@ def model_card(training: dict[str, Any], evaluation: dict[str, Any] | None = Non
         f"{t['encoded']['dropped']} dropped (answer longer than max_length)",
         "",
         "## Training",
+    ]
+    lines += _encoder_training(t) if encoder else [
         f"- LoRA r={t['lora']['r']}, alpha={t['lora']['alpha']}, dropout={t['lora']['dropout']}, "
         f"targets={t['lora']['target_modules']}",
         f"- lr {t['train']['lr']}, batch <= {t['train']['batch_size']} examples / "
@@ -58,9 +79,8 @@ def model_card(training: dict[str, Any], evaluation: dict[str, Any] | None = Non
         f"{_fmt(res['tokens_per_s'])} tokens/s; padding waste {_fmt(res['padding_waste'])}",
         f"- validation loss (per answer token): best {_fmt(res['best_val_loss'])} "
         f"at step {_fmt(res['best_step'])} (the saved adapter)",
-        "",
-        "## Metrics",
     ]
+    lines += ["", "## Metrics"]
     if evaluation:
         lines.append("On the held-out test split, against the LLM's logged answers:")
         lines.append("")
@@ -91,7 +111,9 @@ def model_card(training: dict[str, Any], evaluation: dict[str, Any] | None = Non
         "needs re-training (S6).",
         "- Inputs seen only with placeholders for personal data (names, emails, numbers); "
         "serve it behind the same scrubbing.",
-        f"- {res['device'].upper()} training with {res['steps']} steps; "
-        "longer budgets or a larger candidate may do better.",
+        (f"- The encoder is frozen and reads the first {t['classifier']['max_length']} tokens of the request; "
+         "it answers only the labels it saw in training." if encoder else
+         f"- {res['device'].upper()} training with {res['steps']} steps; "
+         "longer budgets or a larger candidate may do better."),
     ]
     return "\n".join(lines) + "\n"

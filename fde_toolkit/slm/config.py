@@ -67,6 +67,16 @@ class TrainSettings(_Strict):
     share_prefix: bool = True  # the prompt prefix every example of a batch shares runs once per batch
 
 
+class ClassifierSettings(_Strict):
+    """Encoder classifier candidates (label tasks): a frozen encoder's features and a logistic-regression head."""
+
+    layers: int = Field(3, ge=1)  # mean-pooled hidden states of the last `layers` layers, concatenated
+    lexical: bool = True  # add TF-IDF character and word n-grams of the request
+    c: float = Field(10.0, gt=0)  # inverse regularisation strength of the head
+    max_iter: int = Field(2000, ge=10)
+    max_length: int = Field(128, ge=8)  # request tokens the encoder reads
+
+
 class SelectSettings(_Strict):
     examples: int = Field(50, ge=1)  # test examples each candidate answers
     shots: int = Field(3, ge=1)  # k most similar training examples for few-shot
@@ -76,6 +86,8 @@ class SelectSettings(_Strict):
 
 class EvaluateSettings(_Strict):
     max_examples: int = Field(300, ge=1)
+    # base and few-shot answer only the first this-many test calls (None: all); the specialist answers all
+    baseline_examples: int | None = Field(None, ge=1)
     latency_examples: int = Field(20, ge=1)
     batch_size: int = Field(8, ge=1)
     max_new_tokens: int = Field(256, ge=1)
@@ -98,6 +110,7 @@ class FinetuneConfig(_Strict):
     dataset: DatasetSettings = Field(default_factory=DatasetSettings)
     lora: LoraSettings = Field(default_factory=LoraSettings)
     train: TrainSettings = Field(default_factory=TrainSettings)
+    classifier: ClassifierSettings = Field(default_factory=ClassifierSettings)
     select: SelectSettings = Field(default_factory=SelectSettings)
     evaluate: EvaluateSettings = Field(default_factory=EvaluateSettings)
     serving: ServingSettings = Field(default_factory=ServingSettings)

@@ -17,7 +17,7 @@ from fde_toolkit.slm.card import model_card
 from fde_toolkit.slm.datasets import load_dataset
 from fde_toolkit.step import StepOutputs, StepResult, run_step
 from fde_toolkit.slm.metrics import score, successes
-from fde_toolkit.slm.registry import Candidate, load_candidate
+from fde_toolkit.slm.registry import Candidate, candidates, load_candidate
 
 METRIC_NAMES = {"label": ["accuracy", "macro_f1", "agreement"],
                 "json": ["validity", "field_f1", "exact", "agreement"],
@@ -49,72 +49,106 @@ def variant_report(kind: str, preds: list[str], refs: list[str], run: dict[str, 
             "cost": serving_cost(run["examples_per_s"], hourly_usd, m["agreement"])}
 
 
+def baseline_candidate(eng, training: dict[str, Any]) -> Candidate | None:
+    """The decoder whose zero- and few-shot answers the specialist is compared with: the specialist's own base
+    model when it is a decoder, else the first decoder candidate (None when there is none)."""
+    if training.get("specialist") != "encoder":
+        return Candidate.model_validate(training["candidate"])
+    return next((c for c in candidates(eng) if c.kind == "decoder"), None)
+
+
 def evaluate(eng, task_id: str, force: bool = False,
              embedder: Callable | None = None) -> StepResult[dict[str, Any]]:
-    """`fde evaluate`: base vs few-shot vs fine-tuned on the test split; writes artifacts/eval/<task>.json."""
+    """`fde evaluate`: base vs few-shot vs the specialist on the test split; writes artifacts/eval/<task>.json."""
     from fde_toolkit.slm.summary import render_evaluation
 
     cfg = eng.config.finetune
     arts = eng.artifacts
     adapter = arts.require("adapter", task_id)
     inputs = [arts.require("split", task_id, "train"), arts.require("split", task_id, "test"),
-              arts.require("training", task_id), adapter / "adapter_model.safetensors"]
+              arts.require("training", task_id), *sorted(p for p in adapter.iterdir() if p.is_file())]
+    training = arts.read("training", task_id)
+    base_cand = baseline_candidate(eng, training)
     params = {"task": task_id, "evaluate": cfg.evaluate.model_dump(mode="json"),
-              "serving": cfg.serving.model_dump(mode="json"), "tools_in_prompt": cfg.dataset.tools_in_prompt}
+              "serving": cfg.serving.model_dump(mode="json"), "tools_in_prompt": cfg.dataset.tools_in_prompt,
+              "baseline": base_cand.model_dump(mode="json") if base_cand else None}
 
     def make(out: StepOutputs) -> dict[str, Any]:
         if cfg.train.threads:  # the same CPU threads setting as training
             import torch
             torch.set_num_threads(cfg.train.threads)
         splits, info = load_dataset(eng, task_id)
-        training = arts.read("training", task_id)
         test = splits["test"][: cfg.evaluate.max_examples]
         refs = [r["target"] for r in test]
         kind = info["output_kind"]
-        n_lat = min(cfg.evaluate.latency_examples, len(test))
-        sys_prompt = training["train"]["system_prompt"]
         ev, hourly, chrf_ok = cfg.evaluate, cfg.serving.hourly_usd, cfg.evaluate.text_success_chrf
-
-        model, tok = load_candidate(Candidate.model_validate(training["candidate"]))
-        picker = ShotPicker(splits["train"], ev.shots, embedder)
-        shots = picker.shots(test, cfg.dataset.tools_in_prompt)
+        n_lat = min(ev.latency_examples, len(test))
+        base_test = test[: min(ev.baseline_examples or len(test), len(test))]
+        base_refs = refs[: len(base_test)]
         runs: dict[str, dict[str, Any]] = {}
-        r0 = answer_records(model, tok, test, info, cfg)
-        runs["base"] = variant_report(kind, r0["predictions"], refs, r0,
-                                      single_request_latency(model, tok, test[:n_lat], info, cfg), hourly, chrf_ok)
-        r1 = answer_records(model, tok, test, info, cfg, shots=shots)
-        runs["few_shot"] = variant_report(kind, r1["predictions"], refs, r1,
-                                          single_request_latency(model, tok, test[:n_lat], info, cfg,
-                                                                 shots=shots[:n_lat]),
+        answers: dict[str, dict[str, Any]] = {}
+        model = tok = None
+        if base_cand is not None:
+            model, tok = load_candidate(base_cand)
+            picker = ShotPicker(splits["train"], ev.shots, embedder)
+            shots = picker.shots(base_test, cfg.dataset.tools_in_prompt)
+            lat_n = min(n_lat, len(base_test))
+            answers["base"] = answer_records(model, tok, base_test, info, cfg)
+            runs["base"] = variant_report(kind, answers["base"]["predictions"], base_refs, answers["base"],
+                                          single_request_latency(model, tok, base_test[:lat_n], info, cfg),
                                           hourly, chrf_ok)
-        from peft import PeftModel
-        model = PeftModel.from_pretrained(model, str(adapter))
-        model.eval()
-        r2 = answer_records(model, tok, test, info, cfg, system_prompt=sys_prompt)
-        runs["fine_tuned"] = variant_report(kind, r2["predictions"], refs, r2,
-                                            single_request_latency(model, tok, test[:n_lat], info, cfg,
-                                                                   system_prompt=sys_prompt), hourly, chrf_ok)
+            answers["few_shot"] = answer_records(model, tok, base_test, info, cfg, shots=shots)
+            runs["few_shot"] = variant_report(kind, answers["few_shot"]["predictions"], base_refs,
+                                              answers["few_shot"],
+                                              single_request_latency(model, tok, base_test[:lat_n], info, cfg,
+                                                                     shots=shots[:lat_n]), hourly, chrf_ok)
+        if training.get("specialist") == "encoder":
+            from fde_toolkit.slm.specialist import load_encoder
+            spec = load_encoder(eng, task_id)
+            answers["fine_tuned"] = spec.answer(test)
+            lat = spec.latency(test[:n_lat])
+        else:
+            from peft import PeftModel
+            sys_prompt = training["train"]["system_prompt"]
+            model = PeftModel.from_pretrained(model, str(adapter))
+            model.eval()
+            answers["fine_tuned"] = answer_records(model, tok, test, info, cfg, system_prompt=sys_prompt)
+            lat = single_request_latency(model, tok, test[:n_lat], info, cfg, system_prompt=sys_prompt)
+        runs["fine_tuned"] = variant_report(kind, answers["fine_tuned"]["predictions"], refs, answers["fine_tuned"],
+                                            lat, hourly, chrf_ok)
+        for v, r in runs.items():
+            r["examples"] = len(answers[v]["predictions"])
+            r["model"] = training["candidate"]["id"] if v == "fine_tuned" else base_cand.id
         llm = llm_baseline(test)
         ft_cost = runs["fine_tuned"]["cost"]["per_successful_task_usd"]
         report = {
-            "task": task_id, "output_kind": kind, "candidate": training["candidate"]["id"], "examples": len(test),
+            "task": task_id, "output_kind": kind, "candidate": training["candidate"]["id"],
+            "specialist": training.get("specialist", "decoder"), "examples": len(test),
+            "baseline_examples": len(base_test) if base_cand else 0,
             "metric_names": METRIC_NAMES[kind], "variants": runs, "llm": llm, "serving": cfg.serving.model_dump(),
             "cost_ratio_fine_tuned_vs_llm": ((ft_cost / llm["cost_per_task_usd"])
                                              if ft_cost and llm["cost_per_task_usd"] else None),
             "notes": ["The reference is the LLM's logged answer: agreement is the share of equivalent answers.",
                       f"Serving cost assumes {cfg.serving.hardware} at {hourly} USD/hour, fully used, at the "
-                      "measured batched throughput."],
+                      "measured batched throughput."]
+            + ([f"Base and few-shot ({base_cand.id}) answered the first {len(base_test)} of the {len(test)} test "
+                "calls (finetune.evaluate.baseline_examples)."] if base_cand and len(base_test) < len(test) else []),
         }
+        ok = {v: successes(kind, a["predictions"], refs[: len(a["predictions"])], chrf_ok) for v, a in answers.items()}
         rows = []
-        ok = {v: successes(kind, r["predictions"], refs, chrf_ok)
-              for v, r in (("base", r0), ("few_shot", r1), ("fine_tuned", r2))}
         for i, rec in enumerate(test):
-            rows.append({"id": rec["id"], "request": request_text(rec)[:2000], "target": rec["target"],
-                         "stratum": rec.get("stratum"), "base": r0["predictions"][i], "few_shot": r1["predictions"][i],
-                         "fine_tuned": r2["predictions"][i], **{f"{v}_ok": ok[v][i] for v in ok}})
+            row = {"id": rec["id"], "request": request_text(rec)[:2000], "target": rec["target"],
+                   "stratum": rec.get("stratum")}
+            for v in VARIANTS:
+                got = i < len(answers.get(v, {}).get("predictions", []))
+                row[v] = answers[v]["predictions"][i] if got else None
+                row[f"{v}_ok"] = ok[v][i] if got else None
+            if "confidence" in answers["fine_tuned"]:
+                row["fine_tuned_confidence"] = answers["fine_tuned"]["confidence"][i]
+            rows.append(row)
         out.write("predictions", rows, task_id)
         arts.write("model_card", model_card(training, report), task_id)
-        out.summary = {v: round(runs[v]["metrics"]["agreement"], 4) for v in VARIANTS}
+        out.summary = {v: round(runs[v]["metrics"]["agreement"], 4) for v in runs}
         return out.write_data("eval", report, task_id)
 
     return run_step(eng, f"evaluate:{task_id}", inputs=inputs, params=params, make=make,

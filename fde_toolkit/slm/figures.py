@@ -148,15 +148,19 @@ def selection_chart(result: dict[str, Any], candidates: Sequence[str] | None = N
     rows = [r for r in result.get("ranking", []) if candidates is None or r["candidate"] in candidates]
     if not rows:
         return viz.empty_figure("Candidates", "No candidate was ranked.")
-    primary = rows[0]["zero_shot"]["primary"]
+    primary = result.get("primary") or next(r[m]["primary"] for r in rows for m in ("zero_shot", "fitted") if r.get(m))
     scale = 1.0 if primary.startswith("chrf") else 100.0
     names = [r["candidate"] for r in rows]
     fig = go.Figure()
-    for i, (mode, label) in enumerate((("zero_shot", "zero-shot"), ("few_shot", f"{result.get('shots', 'k')}-shot"))):
-        fig.add_bar(x=names, y=[r[mode][primary] * scale for r in rows], name=label, marker_color=viz.PALETTE[i],
-                    hovertemplate="%{x}: %{y:.1f}<extra>" + label + "</extra>")
+    modes = (("zero_shot", "zero-shot"), ("few_shot", f"{result.get('shots', 'k')}-shot"),
+             ("fitted", "encoder, fitted head"))
+    for i, (mode, label) in enumerate(modes):
+        if not any(r.get(mode) for r in rows):
+            continue
+        fig.add_bar(x=names, y=[r[mode][primary] * scale if r.get(mode) else None for r in rows], name=label,
+                    marker_color=viz.PALETTE[i], hovertemplate="%{x}: %{y:.1f}<extra>" + label + "</extra>")
     unit = "" if scale == 1.0 else " (%)"
-    fig.update_layout(barmode="group", title_text=f"Candidates before fine-tuning: {primary.replace('_', ' ')}",
+    fig.update_layout(barmode="group", title_text=f"Candidates on the test split: {primary.replace('_', ' ')}",
                       yaxis_title=primary.replace("_", " ") + unit, yaxis_range=[0, 100])
     return fig
 

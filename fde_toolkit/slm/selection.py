@@ -1,8 +1,10 @@
-"""S4, `fde select`: which base SLM to fine-tune for a task.
+"""S4, `fde select`: which candidate to specialise for a task.
 
-Each candidate answers the task's test examples zero-shot and few-shot (the k most similar training
-examples as earlier turns); candidates are ranked by quality, then, among those within
-`select.quality_tolerance` of each other, by size and then by measured single-request latency.
+Every candidate that fits the task's output kind is measured on the task's test examples: a decoder
+zero-shot and few-shot (the k most similar training examples as earlier turns), an encoder classifier
+(label tasks) with its head fitted on the train split, which is its specialised form and takes
+seconds. Candidates are ranked by quality, then, among those within `select.quality_tolerance` of
+each other, by size and then by measured single-request latency.
 
     ranking = rank_candidates(rows, tolerance=0.02)
     result = select_candidates(eng, "t03")      # writes artifacts/select/t03.json
@@ -17,8 +19,8 @@ import numpy as np
 from fde_toolkit.slm.answer import ShotPicker, answer_records, single_request_latency
 from fde_toolkit.slm.datasets import load_dataset
 from fde_toolkit.step import StepOutputs, StepResult, run_step
-from fde_toolkit.slm.metrics import score
-from fde_toolkit.slm.registry import candidates, load_candidate, param_count_m
+from fde_toolkit.slm.metrics import PRIMARY, score
+from fde_toolkit.slm.registry import candidates, fitting, load_candidate, param_count_m
 
 
 def quality(metrics: dict[str, Any]) -> float:
@@ -60,6 +62,21 @@ def evaluate_candidate(model, tok, test: list[dict], info: dict[str, Any], cfg, 
             "examples_per_s": few["examples_per_s"] if best_mode == "few-shot" else zero["examples_per_s"]}
 
 
+def evaluate_encoder(cand, splits: dict[str, list[dict]], test: list[dict], info: dict[str, Any], cfg,
+                     seed: int) -> dict[str, Any]:
+    """An encoder classifier's quality once its head is fitted on the train split, and its latency."""
+    from fde_toolkit.slm.specialist import EncoderSpecialist, train_encoder
+
+    clf, fit = train_encoder(cand, splits, cfg, seed=seed)
+    spec = EncoderSpecialist(clf)
+    run = spec.answer(test)
+    m = score(info["output_kind"], run["predictions"], [r["target"] for r in test], cfg.evaluate.text_success_chrf)
+    lat = spec.latency(test[: min(cfg.select.latency_examples, len(test))])
+    return {"zero_shot": None, "few_shot": None, "fitted": m, "mode": "fitted head", "quality": quality(m),
+            "fit_seconds": fit["elapsed_seconds"], "latency_ms_p50": lat["p50"], "latency_ms_p95": lat["p95"],
+            "examples_per_s": run["examples_per_s"]}
+
+
 def select_candidates(eng, task_id: str, force: bool = False, embedder: Callable | None = None,
                       progress: bool = True) -> StepResult[dict[str, Any]]:
     """`fde select`: rank the engagement's candidates on the task's test split; writes artifacts/select/<task>.json."""
@@ -79,23 +96,29 @@ def select_candidates(eng, task_id: str, force: bool = False, embedder: Callable
             torch.set_num_threads(cfg.train.threads)
         splits, info = load_dataset(eng, task_id)
         test = splits["test"][: cfg.select.examples]
-        picker = ShotPicker(splits["train"], cfg.select.shots, embedder)
+        kind = info["output_kind"]
+        picker = None
         rows = []
-        iterator = cands
+        iterator = fitting(cands, kind)
         if progress:
             from tqdm.auto import tqdm
-            iterator = tqdm(cands, desc="candidates", unit="model")
+            iterator = tqdm(iterator, desc="candidates", unit="model")
         for cand in iterator:
+            row = {"candidate": cand.id, "kind": cand.kind, "params_m": cand.params_m,
+                   "context_length": cand.context_length, "licence": cand.licence, "strengths": cand.strengths}
+            if cand.kind == "encoder":
+                rows.append({**row, **evaluate_encoder(cand, splits, test, info, cfg, eng.config.seed)})
+                continue
+            picker = picker or ShotPicker(splits["train"], cfg.select.shots, embedder)
             model, tok = load_candidate(cand)
             res = evaluate_candidate(model, tok, test, info, cfg, picker)
-            rows.append({"candidate": cand.id, "params_m": cand.params_m or param_count_m(model),
-                         "context_length": cand.context_length, "licence": cand.licence,
-                         "strengths": cand.strengths, **res})
+            rows.append({**row, "params_m": cand.params_m or param_count_m(model), **res})
             del model
         ranking = rank_candidates(rows, cfg.select.quality_tolerance)
-        result = {"task": task_id, "output_kind": info["output_kind"], "examples": len(test),
+        result = {"task": task_id, "output_kind": kind, "primary": PRIMARY[kind], "examples": len(test),
                   "shots": cfg.select.shots, "ranking": ranking, "best": ranking[0]["candidate"] if ranking else None,
-                  "how": "quality (the kind's headline metric, best of zero-/few-shot) in bands of "
+                  "how": "quality (the kind's headline metric: a decoder's best of zero-/few-shot, an encoder's "
+                         "with its head fitted on the train split) in bands of "
                          f"{cfg.select.quality_tolerance}, then parameters, then single-request latency"}
         out.summary = {"best": result["best"], "candidates": len(rows)}
         return out.write_data("selection", result, task_id, default=_json_default)

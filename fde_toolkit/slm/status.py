@@ -22,12 +22,17 @@ STEPS = ("dataset", "selection", "training", "evaluation")
 Needs = Literal["dataset", "training"] | None
 
 
+def specialist_ready(folder: Path) -> bool:
+    """Whether `folder` (a task's adapter/) holds a trained specialist: an encoder classifier or a LoRA adapter."""
+    return (Path(folder) / "classifier.json").is_file() or (Path(folder) / "adapter_config.json").is_file()
+
+
 def artifact_paths(eng, task_id: str) -> dict[str, Path]:
     """Where each step writes its main artifact for `task_id`."""
     path = eng.artifacts.path
     return {"dataset": path("dataset_info", task_id), "selection": path("selection", task_id),
             "training": path("training", task_id), "curves": path("curves", task_id),
-            "adapter": path("adapter", task_id) / "adapter_config.json", "evaluation": path("eval", task_id),
+            "adapter": path("adapter", task_id), "evaluation": path("eval", task_id),
             "predictions": path("predictions", task_id)}
 
 
@@ -35,7 +40,8 @@ def task_status(eng, task_id: str) -> dict[str, bool]:
     """Which of dataset, selection, training, evaluation exist for the task."""
     p = artifact_paths(eng, task_id)
     return {"dataset": p["dataset"].is_file(), "selection": p["selection"].is_file(),
-            "training": p["training"].is_file() and p["adapter"].is_file(), "evaluation": p["evaluation"].is_file()}
+            "training": p["training"].is_file() and specialist_ready(p["adapter"]),
+            "evaluation": p["evaluation"].is_file()}
 
 
 def next_command(eng, task_id: str, budget_minutes: float | None = None) -> str | None:

@@ -45,7 +45,9 @@ def _head(eng, result: dict[str, Any], what: str) -> str:
     return f"Task {result['task']}" + (f" ({name})" if name else "") + f": {what}"
 
 
-def _metric(m: dict[str, Any], key: str | None = None) -> str:
+def _metric(m: dict[str, Any] | None, key: str | None = None) -> str:
+    if not m:
+        return "–"
     key = key or m["primary"]
     v = m.get(key)
     return "–" if v is None else (f"{v:.1f}" if key.startswith("chrf") else num.share(v))
@@ -91,17 +93,20 @@ def render_dataset(eng, info: dict[str, Any], max_strata: int = 12) -> str:
 def render_selection(eng, result: dict[str, Any]) -> str:
     """`fde select`: the candidates ranked, zero-shot and few-shot quality, latency."""
     ranking = result.get("ranking", [])
-    primary = ranking[0]["zero_shot"]["primary"] if ranking else "quality"
-    lines = [_head(eng, result, f"{len(ranking)} candidate(s) on {result['examples']} test examples, zero-shot and "
-                           f"{result['shots']}-shot (headline metric: {primary.replace('_', ' ')})")]
+    primary = result.get("primary") or (ranking[0]["zero_shot"]["primary"] if ranking else "quality")
+    lines = [_head(eng, result, f"{len(ranking)} candidate(s) on {result['examples']} test examples: decoders "
+                           f"zero-shot and {result['shots']}-shot, encoders with a fitted head "
+                           f"(headline metric: {primary.replace('_', ' ')})")]
     rows = [{"rank": r["rank"], "candidate": r["candidate"],
              "params": f"{r['params_m']:,.1f}M" if r.get("params_m") else "?",
-             "zero": _metric(r["zero_shot"]), "few": _metric(r["few_shot"]), "mode": r["mode"],
+             "zero": _metric(r["zero_shot"]), "few": _metric(r["few_shot"]), "fitted": _metric(r.get("fitted")),
+             "mode": r["mode"],
              "latency": num.duration_ms(r.get("latency_ms_p50")),
              "rate": f"{r['examples_per_s']:.1f}" if r.get("examples_per_s") else "–"} for r in ranking]
     table = text_table(rows, {"rank": "rank", "candidate": "candidate", "params": "params", "zero": "zero-shot",
-                              "few": "few-shot", "mode": "best mode", "latency": "latency p50", "rate": "answers/s"},
-                       numeric={"rank", "params", "zero", "few", "latency", "rate"})
+                              "few": "few-shot", "fitted": "fitted",
+                              "mode": "best mode", "latency": "latency p50", "rate": "answers/s"},
+                       numeric={"rank", "params", "zero", "few", "fitted", "latency", "rate"})
     lines += ["  " + ln for ln in table.splitlines()]
     if result.get("best"):
         lines.append(f"Best: {result['best']}; `fde finetune` uses it unless --candidate or finetune.candidate says "
@@ -115,6 +120,8 @@ def render_selection(eng, result: dict[str, Any]) -> str:
 
 def render_training(eng, training: dict[str, Any]) -> str:
     """`fde finetune`: what was trained, how fast, how far, and the validation loss."""
+    if training.get("specialist") == "encoder":
+        return render_encoder_training(eng, training)
     r, cand, lora, enc = training["result"], training["candidate"], training["lora"], training["encoded"]
     budget = training["train"].get("budget_minutes")
     params = f"{training['params_m']:,.1f}M params, " if training.get("params_m") else ""
@@ -140,6 +147,37 @@ def render_training(eng, training: dict[str, Any]) -> str:
     p = artifact_paths(eng, training["task"])
     lines.append(f"Wrote {_where(p['training'].parent)}/: adapter/ (PEFT), curves.json, training.json, "
                  "model_card.md")
+    nxt = next_command(eng, training["task"])
+    if nxt:
+        lines.append(f"Next: `{nxt}`")
+    return "\n".join(lines)
+
+
+def encoder_training_rows(training: dict[str, Any]) -> list[dict[str, str]]:
+    """What fitting an encoder classifier did, as (what, value) rows."""
+    r, enc = training["result"], training["encoded"]
+    val = (f"{num.share(r['val_accuracy'], 1)} on {r['val_examples']:,} calls; calibrated by temperature "
+           f"{r['temperature']:.2f} (expected calibration error {r['val_ece_before']:.3f} -> {r['val_ece_after']:.3f})"
+           if r.get("val_accuracy") is not None else "no validation split: probabilities not calibrated")
+    return [
+        {"what": "encoder", "v": f"{training['candidate']['id']} ({training.get('params_m') or '?'} M parameters, "
+                                 "frozen)"},
+        {"what": "head", "v": f"{r['method']}; {r['labels']} labels, {r['features']:,} features"},
+        {"what": "examples", "v": f"{enc['train']:,} train, {enc['val']:,} val"},
+        {"what": "ran", "v": f"{r['elapsed_seconds']:,.1f} s ({r['embed_seconds']:,.1f} s encoding), "
+                             f"{training.get('threads', '?')} CPU thread(s)"},
+        {"what": "validation", "v": val},
+    ]
+
+
+def render_encoder_training(eng, training: dict[str, Any]) -> str:
+    """`fde finetune` for an encoder candidate: the head that was fitted and how well it calibrates."""
+    rows = encoder_training_rows(training)
+    lines = [_head(eng, training, f"encoder classifier on {training['candidate']['id']}")]
+    lines += [f"  {r['what']}: {r['v']}" for r in rows]
+    p = artifact_paths(eng, training["task"])
+    lines.append(f"Wrote {_where(p['training'].parent)}/: adapter/ (classifier.json, head.safetensors), "
+                 "training.json, model_card.md")
     nxt = next_command(eng, training["task"])
     if nxt:
         lines.append(f"Next: `{nxt}`")

@@ -17,14 +17,15 @@ from fde_toolkit.slm.config import FinetuneConfig
 from fde_toolkit.files import write_json
 from fde_toolkit.slm.datasets import load_dataset
 from fde_toolkit.step import StepOutputs, StepResult, run_step
-from fde_toolkit.slm.registry import (Candidate, can_quantize_4bit, candidates, get_candidate, load_candidate,
-                                      param_count_m)
+from fde_toolkit.slm.registry import (Candidate, can_quantize_4bit, candidates, fits, fitting, get_candidate,
+                                      load_candidate, param_count_m)
 from fde_toolkit.slm.train import attach_lora, train_lora
 
 
-def resolve_candidate(eng, task_id: str, candidate: str | None, cfg: FinetuneConfig | None = None) -> Candidate:
+def resolve_candidate(eng, task_id: str, candidate: str | None, cfg: FinetuneConfig | None = None,
+                      output_kind: str | None = None) -> Candidate:
     """The candidate to fine-tune: the one asked for, else finetune.candidate, else `fde select`'s best,
-    else the first."""
+    else the first that fits the task's output kind (an encoder classifier first for label tasks)."""
     cfg = cfg or eng.config.finetune
     wanted = candidate or cfg.candidate
     if wanted is None:
@@ -33,7 +34,14 @@ def resolve_candidate(eng, task_id: str, candidate: str | None, cfg: FinetuneCon
             ranked = sel.get("ranking", [])
             known = {c.id for c in candidates(eng)}
             wanted = next((r["candidate"] for r in ranked if r["candidate"] in known), None)
-    return get_candidate(eng, wanted)
+    if wanted is None and output_kind is not None:
+        ok = fitting(candidates(eng), output_kind)
+        wanted = ok[0].id if ok else None
+    cand = get_candidate(eng, wanted)
+    if output_kind is not None and not fits(cand, output_kind):
+        raise FdeError(f"Candidate {cand.id} is an {cand.kind} classifier: it answers label tasks only, and task "
+                       f"{task_id} is a {output_kind} task. Pick a decoder candidate with --candidate.")
+    return cand
 
 
 def encode_split(tok, records: list[dict], cfg: FinetuneConfig) -> tuple[list, dict[str, int]]:
@@ -60,10 +68,17 @@ def finetune(eng, task_id: str, candidate: str | None = None, resume: bool = Fal
         overrides["max_steps"] = max_steps
     train_cfg = cfg.train.model_copy(update=overrides)
     cfg = cfg.model_copy(update={"train": train_cfg})
-    cand = resolve_candidate(eng, task_id, candidate, cfg)
     inputs = [arts.require("split", task_id, "train"), arts.require("split", task_id, "val")]
     splits, info = load_dataset(eng, task_id)
+    cand = resolve_candidate(eng, task_id, candidate, cfg, info["output_kind"])
     out = arts.path("model", task_id)
+    if cand.kind == "encoder":
+        params = {"task": task_id, "candidate": cand.model_dump(mode="json"), "seed": eng.config.seed,
+                  "classifier": cfg.classifier.model_dump(mode="json")}
+        return run_step(eng, f"finetune:{task_id}", inputs=inputs, params=params,
+                        make=lambda o: _train_encoder(eng, task_id, cand, splits, info, cfg, o),
+                        previous=lambda: arts.read("training", task_id), render=lambda d: render_training(eng, d),
+                        force=force or resume)
     params = {"task": task_id, "candidate": cand.model_dump(mode="json"), "seed": eng.config.seed,
               "lora": cfg.lora.model_dump(mode="json"), "train": train_cfg.model_dump(mode="json"),
               "tools_in_prompt": cfg.dataset.tools_in_prompt}
@@ -108,6 +123,42 @@ def finetune(eng, task_id: str, candidate: str | None = None, resume: bool = Fal
     return run_step(eng, f"finetune:{task_id}", inputs=inputs, params=params, make=make,
                     previous=lambda: arts.read("training", task_id), render=lambda d: render_training(eng, d),
                     force=force or resume)
+
+
+def _train_encoder(eng, task_id: str, cand: Candidate, splits: dict, info: dict, cfg: FinetuneConfig,
+                   outputs: StepOutputs) -> dict[str, Any]:
+    """`fde finetune` for an encoder candidate: fit and calibrate the head; the classifier goes to adapter/."""
+    from fde_toolkit.slm.specialist import train_encoder
+
+    _set_threads(cfg)
+    clf, result = train_encoder(cand, splits, cfg, seed=eng.config.seed)
+    adapter = clf.save(eng.artifacts.path("adapter", task_id))
+    write_json(adapter / "fde_candidate.json", cand.model_dump(mode="json", exclude_none=True), indent=None)
+    training = {
+        "task": task_id, "task_name": info.get("name"), "engagement": eng.name, "specialist": "encoder",
+        "candidate": cand.model_dump(mode="json", exclude_none=True), "params_m": cand.params_m,
+        "dataset": {"output_kind": info["output_kind"], "splits": info["splits"], "labels": info.get("labels", []),
+                    "tools": info.get("tools", [])},
+        "encoded": {"train": result["train_examples"], "val": result["val_examples"], "truncated": 0, "dropped": 0},
+        "classifier": cfg.classifier.model_dump(mode="json"), "seed": eng.config.seed, "resumed": False,
+        "threads": _threads_used(), "result": result,
+    }
+    outputs.add(adapter / "classifier.json")
+    outputs.write("training", training, task_id)
+    outputs.write("model_card", model_card(training), task_id)
+    outputs.summary = {k: result[k] for k in ("val_accuracy", "temperature", "elapsed_seconds")}
+    return training
+
+
+def _set_threads(cfg: FinetuneConfig) -> None:
+    if cfg.train.threads:
+        import torch
+        torch.set_num_threads(cfg.train.threads)
+
+
+def _threads_used() -> int:
+    import torch
+    return torch.get_num_threads()
 
 
 def load_finetuned(eng, task_id: str, device: str | None = None):

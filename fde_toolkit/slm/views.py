@@ -23,7 +23,8 @@ from typing import Any, Sequence
 
 from fde_toolkit import viz
 from fde_toolkit.slm import figures
-from fde_toolkit.slm.status import artifact_paths, candidate_task_ids, check_task, next_command
+from fde_toolkit.slm.status import artifact_paths, candidate_task_ids, check_task, next_command, specialist_ready
+from fde_toolkit.slm.summary import encoder_training_rows
 from fde_toolkit import formatting as num
 
 
@@ -99,7 +100,7 @@ def task_artifacts(eng, task: dict[str, Any], budget: float | None = None, n_exa
         ta.output_kind = ta.dataset["output_kind"]
         ta.examples = _jsonl(p["dataset"].parent / "test.jsonl", n_examples)
     ta.selection = _json(p["selection"])
-    if p["adapter"].is_file():
+    if specialist_ready(p["adapter"]):
         ta.training = _json(p["training"])
         ta.curves = _json(p["curves"])
     ta.evaluation = _json(p["evaluation"])
@@ -171,7 +172,9 @@ def _todo(ta: TaskArtifacts, what: str, command: str | None = None) -> viz.Html:
     return viz.note(f"{what} Run `{cmd}`." if cmd else what)
 
 
-def _primary(m: dict[str, Any]) -> str:
+def _primary(m: dict[str, Any] | None) -> str:
+    if not m:
+        return "–"
     key = m["primary"]
     return f"{m[key]:.1f} {key}" if key.startswith("chrf") else f"{num.share(m[key])} {key.replace('_', ' ')}"
 
@@ -274,11 +277,13 @@ def selection_table(result: dict[str, Any], candidates: Sequence[str] | None = N
         rows.append({"rank": r["rank"], "candidate": r["candidate"],
                      "params": f"{r['params_m']:,.1f} M" if r.get("params_m") else "–",
                      "zero": _primary(r["zero_shot"]), "few": _primary(r["few_shot"]),
+                     "fitted": _primary(r.get("fitted")),
                      "latency": num.duration_ms(r.get("latency_ms_p50")),
                      "rate": f"{r['examples_per_s']:.1f}/s" if r.get("examples_per_s") else "–",
                      "licence": r.get("licence") or "–"})
     return viz.table(rows, {"rank": "rank", "candidate": "candidate", "params": "parameters", "zero": "zero-shot",
-                            "few": f"{result.get('shots', 'k')}-shot", "latency": "latency p50",
+                            "few": f"{result.get('shots', 'k')}-shot", "fitted": "encoder, fitted head",
+                            "latency": "latency p50",
                             "rate": "throughput", "licence": "licence"},
                      numeric={"rank", "params", "latency", "rate"})
 
@@ -307,6 +312,8 @@ def _stopped(by: str, budget: float | None) -> str:
 def training_summary(training: dict[str, Any], budget: float | None = None) -> viz.Html:
     """What the fine-tuning run did: candidate, steps, why it stopped, speed, validation loss."""
     r, enc = training["result"], training["encoded"]
+    if training.get("specialist") == "encoder":
+        return viz.table(encoder_training_rows(training), {"what": "", "v": ""})
     ran_budget = training["train"].get("budget_minutes")
     rows = [
         {"what": "base model", "v": f"{training['candidate']['id']} ({training.get('params_m') or '?'} M parameters)"},
@@ -337,6 +344,9 @@ def show_training(proto: Prototyping) -> None:
         _display(_heading(t))
         if not t.training:
             _display(_todo(t, "Not fine-tuned yet."))
+            continue
+        if t.training.get("specialist") == "encoder":
+            _display(training_summary(t.training, proto.budget))
             continue
         _display(training_summary(t.training, proto.budget), figures.training_curves(t.curves or {}))
 
