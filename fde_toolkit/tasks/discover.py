@@ -27,7 +27,7 @@ from fde_toolkit.tasks.config import TasksConfig
 from fde_toolkit.tasks.describe import describe_tasks
 from fde_toolkit.tasks.embed import Embedder, EmbeddingCache, SentenceEmbedder
 from fde_toolkit.tasks.project import RequestVectors
-from fde_toolkit.tasks.ranking import priority_basis
+from fde_toolkit.tasks.ranking import RANKING_VERSION, priority_basis
 from fde_toolkit.tasks.signature import call_signatures, digest
 from fde_toolkit.tasks.steps import assign_steps, describe_steps
 from fde_toolkit.step import StepOutputs, StepResult, run_step
@@ -307,7 +307,7 @@ def discover(eng: "Engagement", force: bool = False,
     config = eng.config.tasks
     curated = eng.artifacts.require("curated")
     embedder = embedder or SentenceEmbedder(config.embedding_model)
-    params = {**config.model_dump(mode="json"),
+    params = {**config.model_dump(mode="json"), "ranking_version": RANKING_VERSION,
               "embedding_model_key": getattr(embedder, "cache_key", type(embedder).__name__)}
 
     def make(out: StepOutputs) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 COST, VOLUME = "cost_share", "volume_share"
+RANKING_VERSION = 2  # 1: readiness x the mean of volume and cost shares; 2: readiness x share of the bill
 
 
 def priority_basis(task: dict[str, Any]) -> str:
