@@ -52,7 +52,7 @@ def scrub(engagement: Path = EngagementArg, force: bool = ForceOpt) -> None:
 
 @app.command()
 def discover(engagement: Path = EngagementArg, force: bool = ForceOpt) -> None:
-    """S3: cluster the curated calls into recurring tasks and rank what an SLM can take over."""
+    """S3: cluster the curated calls into recurring tasks; rank SLM candidates by the LLM spend they could avoid."""
     typer.echo(open_engagement(engagement).discover(force=force))
 
 

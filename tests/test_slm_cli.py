@@ -70,6 +70,10 @@ def test_steps_through_the_cli(tmp_path, fde):
     assert "ran 6 steps" in out and "stopped by: max_steps" in out and "tokens/s" in out
     assert "validation loss (per answer token): best" in out and "Next: `fde evaluate" in out
     assert (eng.artifacts_dir / "models" / "t01" / "adapter" / "adapter_config.json").is_file()
+    assert re.search(r"^  precision: (fp32|bf16) \(bf16 [\d.]+ ms vs float32 [\d.]+ ms a step", out, re.M)  # measured
+    training = json.loads((eng.artifacts_dir / "models" / "t01" / "training.json").read_text())
+    assert training["result"]["precision"]["setting"] == "auto" and training["result"]["precision"]["fp32_s_per_step"]
+    assert "- precision " in (eng.artifacts_dir / "models" / "t01" / "model_card.md").read_text()
 
     code, out, err = fde("evaluate", eng.root)  # default: the candidate tasks with an adapter
     assert code == 0, err

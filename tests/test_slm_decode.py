@@ -86,3 +86,54 @@ def test_tool_calls_start_with_the_forced_name_head_and_pick_the_name_by_score()
     target = json.dumps({"name": "paint_red", "arguments": {"fruit": "x"}})
     enc = encode_examples(tok, [[{"role": "user", "content": "x"}]], [target], 512)[0]
     assert tok.decode(enc.ids[enc.answer_start:]).startswith(f"{TOOL_HEAD}paint_red{TOOL_TAIL}")
+
+
+class Counter:
+    """An open progress bar: counts the examples reported done."""
+
+    def __init__(self):
+        self.n, self.updates = 0, 0
+
+    def update(self, n: int = 1) -> None:
+        self.n += n
+        self.updates += 1
+
+
+@pytest.mark.parametrize("kind,mode", [("label", "score"), ("label", "greedy"), ("text", "auto"),
+                                       ("tool_call", "auto")])
+def test_predict_reports_every_example_once_and_answers_the_same(setup, kind, mode):
+    from fde_toolkit.slm.decode import predict
+
+    tok, model, convs = setup
+    names = None
+    if kind == "tool_call":
+        tok = toy_bpe_tokenizer(tool_corpus())
+        model = toy_model(tok, seed=2)
+        names = [f"paint_{c}" for c in sorted(set(FRUITS.values()))]
+    kw = dict(labels=LABELS, tool_names=names, max_new_tokens=3, batch_size=5, label_decoding=mode)
+    bar = Counter()
+    got = predict(model, tok, convs, kind, **kw, progress=bar)
+    assert bar.n == len(convs) and bar.updates >= 2  # batches of 5 (one prompt at a time when scoring)
+    assert got == predict(model, tok, convs, kind, **kw)  # the bar changes nothing
+
+
+def test_answer_records_shows_a_bar_with_the_time_left_only_when_asked(setup, capsys):
+    from fde_toolkit.slm.answer import answer_records, single_request_latency
+    from fde_toolkit.slm.config import FinetuneConfig
+
+    tok, model, convs = setup
+    records = [{"messages": c, "target": "red"} for c in convs]
+    info = {"output_kind": "label", "labels": LABELS}
+    cfg = FinetuneConfig()
+    quiet = answer_records(model, tok, records, info, cfg)
+    assert capsys.readouterr().err == ""  # off by default (tests, evaluation.py as it is)
+    loud = answer_records(model, tok, records, info, cfg, progress="evaluating t01")
+    err = capsys.readouterr().err
+    assert "evaluating t01" in err and f"{len(records)}/{len(records)}" in err and "example" in err
+    assert "<" in err  # tqdm's [elapsed<remaining] estimate
+    assert loud["predictions"] == quiet["predictions"]
+    answer_records(model, tok, records[:2], info, cfg, progress=True)
+    assert "answering" in capsys.readouterr().err
+    single_request_latency(model, tok, records[:3], info, cfg, progress=True)
+    assert "latency" in capsys.readouterr().err and single_request_latency(model, tok, records[:1], info, cfg)
+    assert capsys.readouterr().err == ""

@@ -172,6 +172,9 @@ def test_resume_continues_the_step_count_and_matches_an_uninterrupted_run(tok, t
     assert res["steps"] == 10
     assert [c["step"] for c in got["train"]] == list(range(1, 11))
     assert [c["loss"] for c in got["train"]] == pytest.approx([c["loss"] for c in ref["train"]], abs=1e-5)
+    assert res["precision"]["why"].startswith("resumed: ")  # the precision the run started with, not measured again
+    assert res["precision"]["chosen"] == json.loads((tmp_path / "b" / "checkpoints" / "last" / "state.json")
+                                                    .read_text())["state"]["precision"]["chosen"]
     with pytest.raises(FdeError, match="other settings"):
         other = attach_lora(toy_model(tok), lora, seed=0)
         train_lora(other, tok, train, train[:8], _settings(max_steps=12, lr=1e-3, checkpoint_every=2), lora,
@@ -193,9 +196,65 @@ def test_wall_clock_budget_stops_before_the_step_that_would_overrun(tok, tmp_pat
     monkeypatch.setattr(train_mod, "answer_loss", ten_second_step)
     train, _ = _data(tok, 256)
     model = attach_lora(toy_model(tok), LORA, seed=0)
-    settings = _settings(max_steps=None, epochs=1000, budget_minutes=1.0, eval_every=10_000)
+    # float32 pinned: "auto" would time the first batch in training mode, and this clock makes each of those 10 s
+    settings = _settings(max_steps=None, epochs=1000, budget_minutes=1.0, eval_every=10_000, precision="fp32")
     res = train_lora(model, tok, train, train[:16], settings, LORA, tmp_path, seed=0, progress=False)
     assert res["stopped_by"] == "budget"
     assert res["steps"] == 6
     curves = json.loads((tmp_path / "curves.json").read_text())
     assert [c["elapsed_s"] for c in curves["train"]] == [10.0 * k for k in range(1, 7)]  # all inside the minute
+
+
+def test_auto_precision_off_cuda_is_measured_on_the_first_batch_and_changes_nothing_else(tok, tmp_path):
+    train, _ = _data(tok, 64)
+    lora = LoraSettings(r=8, alpha=16, dropout=0.1)  # dropout: the measurement must leave the random state alone
+    runs = {}
+    for setting in ("auto", "chosen"):
+        precision = setting if setting == "auto" else runs["auto"][0]["precision"]["chosen"]
+        model = attach_lora(toy_model(tok), lora, seed=3)
+        res = train_lora(model, tok, train, train[:8], _settings(max_steps=6, precision=precision), lora,
+                         tmp_path / setting, seed=3, progress=False)
+        runs[setting] = (res, json.loads((tmp_path / setting / "curves.json").read_text()))
+    p = runs["auto"][0]["precision"]
+    assert p["setting"] == "auto" and p["device"] == "cpu" and p["chosen"] in ("fp32", "bf16") and p["why"]
+    assert p["fp32_s_per_step"] > 0 and p["bf16_s_per_step"] > 0 and p["steps"] == 2
+    assert p["loss_delta"] < 0.05 and p["fp32_loss"] == pytest.approx(p["bf16_loss"], rel=0.05)
+    assert p["chosen"] == ("bf16" if p["bf16_s_per_step"] <= 0.9 * p["fp32_s_per_step"] and p["loss_delta"] < 0.02
+                           else "fp32")
+    # the same run as one pinned to what auto chose: weights, gradients and random state untouched by the timing
+    assert [c["loss"] for c in runs["auto"][1]["train"]] == [c["loss"] for c in runs["chosen"][1]["train"]]
+    assert runs["chosen"][0]["precision"] == {"setting": p["chosen"], "device": "cpu", "chosen": p["chosen"],
+                                              "why": f"finetune.train.precision is {p['chosen']}"}
+
+
+def test_bf16_pinned_trains_under_autocast_on_cpu(tok, tmp_path, monkeypatch):
+    seen = []
+    real = train_mod.answer_loss
+
+    def spy(model, *args, **kw):
+        seen.append(torch.is_autocast_enabled("cpu") and torch.get_autocast_dtype("cpu") == torch.bfloat16)
+        return real(model, *args, **kw)
+
+    monkeypatch.setattr(train_mod, "answer_loss", spy)
+    train, _ = _data(tok, 64)
+    model = attach_lora(toy_model(tok), LORA, seed=0)
+    res = train_lora(model, tok, train, train[:8], _settings(max_steps=12, precision="bf16"), LORA, tmp_path, seed=0,
+                     progress=False)
+    assert res["precision"]["chosen"] == "bf16" and "measured" not in res["precision"]["why"]
+    assert seen and all(seen)  # every training and validation pass
+    assert res["final_train_loss"] < json.loads((tmp_path / "curves.json").read_text())["train"][0]["loss"]
+
+
+def test_planned_precision_keeps_bf16_on_cuda_and_measures_only_elsewhere():
+    assert train_mod.planned_precision("auto", "cuda") == {
+        "setting": "auto", "device": "cuda", "chosen": "bf16", "why": "CUDA: bf16 autocast, the default there "
+                                                                      "(not measured)"}
+    assert train_mod.planned_precision("fp32", "cuda:1")["chosen"] == "fp32"
+    assert train_mod.planned_precision("bf16", "cpu")["chosen"] == "bf16"
+    assert train_mod.planned_precision("auto", "cpu") is None
+    with train_mod._autocast("cpu", None):
+        assert not torch.is_autocast_enabled("cpu")
+    with train_mod._autocast("cpu", torch.bfloat16):
+        assert torch.is_autocast_enabled("cpu")
+    with train_mod._autocast("cpu"):  # "auto" off CUDA: float32, as before
+        assert not torch.is_autocast_enabled("cpu")

@@ -210,6 +210,10 @@ def test_readiness_ranks_structured_steps_and_never_the_open_ended_tail(run) -> 
     assert ranks == list(range(1, len(ranks) + 1))
     prio = [by_id[c]["priority"] for c in tasks["candidates"]]
     assert prio == sorted(prio, reverse=True)
+    for t in tasks["tasks"]:  # every call is priced: the share of the bill x readiness, never volume
+        assert t["priority_basis"] == "cost_share"
+        assert t["priority"] == round(t["cost_share"] * t["readiness"]["score"], 5)
+    assert "ranked by the LLM spend they could avoid" in tasks["explanation"]
 
 
 def test_ids_are_stable_on_rerun_and_row_order(run) -> None:

@@ -6,10 +6,11 @@
     evaluate(eng, "t03")               # `fde evaluate`: artifacts/eval/t03.json
 
 Modules, one job each: config (the `finetune:` section), registry (candidates, offline loading),
-datasets, chat (prompts and answer tokens), batching, train (the LoRA loop), decode (label scoring,
-generation), metrics, answer (running a model over a split), selection, tuning (the `fde finetune`
-step), evaluation, card (model card), figures, status (which steps ran per task, what to run next),
-summary (what the CLI prints), views (the prototyping notebook's views, read from the artifacts).
+datasets, chat (prompts and answer tokens), batching, train (the LoRA loop), machine (free cores for
+torch threads, bf16 measured), decode (label scoring, generation), metrics, answer (running a model
+over a split), selection, tuning (the `fde finetune` step), evaluation, card (model card), figures,
+status (which steps ran per task, what to run next), summary (what the CLI prints), views (the
+prototyping notebook's views, read from the artifacts).
 Heavy imports (torch, transformers) happen inside the functions that need them.
 """
 

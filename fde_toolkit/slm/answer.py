@@ -2,6 +2,7 @@
 
     picker = ShotPicker(train_records, k=3)                # nearest training examples by embedding
     run = answer_records(model, tok, test, info, cfg, shots=picker.shots(test))
+    run = answer_records(..., progress="evaluating t03")   # a tqdm bar over the examples, with the time left
     run["predictions"], run["examples_per_s"]
     lat = single_request_latency(model, tok, test[:10], info, cfg)   # ms per request, batch of one
 """
@@ -15,7 +16,7 @@ import numpy as np
 
 from fde_toolkit.slm.chat import Message, few_shot_messages, prompt_messages
 from fde_toolkit.slm.config import FinetuneConfig
-from fde_toolkit.slm.decode import predict
+from fde_toolkit.slm.decode import examples_bar, predict
 
 Shots = list[tuple[list[Message], str]]
 
@@ -63,27 +64,35 @@ def conversations(records: Sequence[dict[str, Any]], cfg: FinetuneConfig, shots:
 
 
 def answer_records(model, tok, records: Sequence[dict[str, Any]], info: dict[str, Any], cfg: FinetuneConfig,
-                   shots: list[Shots] | None = None, system_prompt: str = "keep") -> dict[str, Any]:
-    """Predictions for `records` (batched), and the measured throughput."""
+                   shots: list[Shots] | None = None, system_prompt: str = "keep",
+                   progress: bool | str = False) -> dict[str, Any]:
+    """Predictions for `records` (batched), and the measured throughput.
+
+    `progress`: True or a description ("evaluating t03") shows a tqdm.auto bar over the records with
+    the time left (a widget in a notebook); False, the default, prints nothing."""
     convs = conversations(records, cfg, shots, system_prompt)
     t0 = time.perf_counter()
     preds = predict(model, tok, convs, _kind(info), labels=info.get("labels"), tool_names=info.get("tools"),
                     max_new_tokens=cfg.evaluate.max_new_tokens, batch_size=cfg.evaluate.batch_size,
-                    label_decoding=cfg.evaluate.label_decoding)
+                    label_decoding=cfg.evaluate.label_decoding, progress=progress)
     dt = time.perf_counter() - t0
     return {"predictions": preds, "seconds": round(dt, 3), "examples_per_s": len(records) / dt if dt > 0 else None}
 
 
 def single_request_latency(model, tok, records: Sequence[dict[str, Any]], info: dict[str, Any], cfg: FinetuneConfig,
-                           shots: list[Shots] | None = None, system_prompt: str = "keep") -> dict[str, float | None]:
-    """Milliseconds to answer one request at a time (p50, p95, mean)."""
+                           shots: list[Shots] | None = None, system_prompt: str = "keep",
+                           progress: bool | str = False) -> dict[str, float | None]:
+    """Milliseconds to answer one request at a time (p50, p95, mean); `progress` as in answer_records."""
     convs = conversations(records, cfg, shots, system_prompt)
     times = []
-    for c in convs:
-        t0 = time.perf_counter()
-        predict(model, tok, [c], _kind(info), labels=info.get("labels"), tool_names=info.get("tools"),
-                max_new_tokens=cfg.evaluate.max_new_tokens, batch_size=1, label_decoding=cfg.evaluate.label_decoding)
-        times.append((time.perf_counter() - t0) * 1000)
+    with examples_bar(progress, len(convs), "latency") as bar:
+        for c in convs:
+            t0 = time.perf_counter()
+            predict(model, tok, [c], _kind(info), labels=info.get("labels"), tool_names=info.get("tools"),
+                    max_new_tokens=cfg.evaluate.max_new_tokens, batch_size=1,
+                    label_decoding=cfg.evaluate.label_decoding)
+            times.append((time.perf_counter() - t0) * 1000)
+            bar.update(1)
     if not times:
         return {"p50": None, "p95": None, "mean": None}
     a = np.asarray(times)

@@ -77,6 +77,7 @@ def model_card(training: dict[str, Any], evaluation: dict[str, Any] | None = Non
         f"- ran {res['steps']} steps ({res['epochs']} epochs, {res['examples_seen']} examples, {res['tokens']} tokens) "
         f"in {_fmt(res['elapsed_seconds'])} s on {res['device']}; stopped by {res['stopped_by']}; "
         f"{_fmt(res['tokens_per_s'])} tokens/s; padding waste {_fmt(res['padding_waste'])}",
+        *([f"- precision {res['precision']['chosen']}: {res['precision']['why']}"] if res.get("precision") else []),
         f"- validation loss (per answer token): best {_fmt(res['best_val_loss'])} "
         f"at step {_fmt(res['best_step'])} (the saved adapter)",
     ]

@@ -61,6 +61,11 @@ class TrainSettings(_Strict):
     # CPU threads for training (and for `fde select` / `fde evaluate`); None keeps torch's default (all cores).
     # On a machine shared with other heavy processes, 1 is often several times faster than oversubscribed threads.
     threads: int | None = Field(None, ge=1)
+    # arithmetic of the forward and backward passes: "auto" is bf16 autocast on CUDA; elsewhere the first batch is
+    # timed in float32 and in bf16, and bf16 is used only when at least 10% faster with a loss within 2%
+    # (recorded in training.json, result.precision). "fp32" or "bf16" pin it (an "auto" run may choose differently
+    # on another machine, or on a busier one: pin it to repeat a run exactly elsewhere).
+    precision: Literal["auto", "fp32", "bf16"] = "auto"
     # the speed levers, on by default; turned off only to measure what each one pays
     answer_only_head: bool = True
     length_grouped: bool = True

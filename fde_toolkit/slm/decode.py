@@ -5,13 +5,18 @@
     texts = generate(model, tok, prompts, max_new_tokens=128)         # free text / JSON, greedy
     calls = generate_tool_calls(model, tok, prompts, ["lookup_policy", ...])
     answers = predict(model, tok, conversations, kind="label", labels=[...])
+    answers = predict(..., progress="evaluating t03")             # a tqdm bar over the examples, with the time left
 
 A free-running small model invents labels; scoring the allowed ones (or decoding inside them) cannot.
+Every function that answers prompts takes `progress`: False (the default: no output), True or a
+description (a tqdm.auto bar over the examples with the time left: a line in a terminal, a widget in
+a notebook), or a bar already open (anything with update(n)), which its owner closes.
 """
 
 from __future__ import annotations
 
-from typing import Sequence
+from contextlib import contextmanager
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -33,6 +38,26 @@ def _cache_kw() -> str:
 CACHE_KW = _cache_kw()
 
 
+Progress = Any  # bool | str | an open tqdm-like bar
+
+
+@contextmanager
+def examples_bar(progress: Progress, total: int, desc: str = "answering") -> Iterator[Any]:
+    """A tqdm.auto bar over `total` examples (time left included), disabled when `progress` is falsy; an open
+    bar (anything with update) is passed through and left open."""
+    if hasattr(progress, "update"):
+        yield progress
+        return
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=total, desc=progress if isinstance(progress, str) else desc, unit="example",
+               disable=not progress, dynamic_ncols=True)
+    try:
+        yield bar
+    finally:
+        bar.close()
+
+
 def _device(model) -> torch.device:
     return next(model.parameters()).device
 
@@ -46,37 +71,39 @@ def answer_ids(tok, answers: Sequence[str]) -> list[list[int]]:
 
 @torch.inference_mode()
 def score_continuations(model, prompts: Sequence[list[int]], continuations: Sequence[list[int]],
-                        chunk: int = 64, normalise: bool = False) -> np.ndarray:
+                        chunk: int = 64, normalise: bool = False, progress: Progress = False) -> np.ndarray:
     """[prompts x continuations] summed log-probabilities of each continuation after each prompt.
 
     The prompt runs once; its cache is shared by all continuations, scored in one batched pass per chunk."""
     dev = _device(model)
     out = np.zeros((len(prompts), len(continuations)), dtype=np.float64)
     lens = torch.tensor([len(c) for c in continuations])
-    for pi, p in enumerate(prompts):
-        first = model(input_ids=torch.tensor([p], device=dev), use_cache=True)
-        base_cache = getattr(first, CACHE_KW)
-        last = torch.log_softmax(first.logits[0, -1].float(), -1)
-        for c0 in range(0, len(continuations), chunk):
-            cs = continuations[c0:c0 + chunk]
-            width = max(len(c) for c in cs)
-            ids = torch.zeros((len(cs), width), dtype=torch.long)
-            for i, c in enumerate(cs):
-                ids[i, :len(c)] = torch.tensor(c)
-            ids = ids.to(dev)
-            cache = _copy_cache(base_cache, len(cs))
-            logits = model(input_ids=ids, use_cache=True, **{CACHE_KW: cache}).logits.float()
-            logp = torch.log_softmax(logits, -1)
-            # token j of a continuation is predicted by position j-1 (j = 0: the prompt's last position)
-            tok_lp = torch.empty((len(cs), width), device=dev)
-            tok_lp[:, 0] = last[ids[:, 0]]
-            if width > 1:
-                tok_lp[:, 1:] = logp[:, :-1].gather(-1, ids[:, 1:, None])[..., 0]
-            mask = torch.arange(width, device=dev)[None, :] < lens[c0:c0 + chunk, None].to(dev)
-            s = (tok_lp * mask).sum(-1)
-            if normalise:
-                s = s / lens[c0:c0 + chunk].to(dev)
-            out[pi, c0:c0 + len(cs)] = s.double().cpu().numpy()
+    with examples_bar(progress, len(prompts)) as bar:
+        for pi, p in enumerate(prompts):
+            first = model(input_ids=torch.tensor([p], device=dev), use_cache=True)
+            base_cache = getattr(first, CACHE_KW)
+            last = torch.log_softmax(first.logits[0, -1].float(), -1)
+            for c0 in range(0, len(continuations), chunk):
+                cs = continuations[c0:c0 + chunk]
+                width = max(len(c) for c in cs)
+                ids = torch.zeros((len(cs), width), dtype=torch.long)
+                for i, c in enumerate(cs):
+                    ids[i, :len(c)] = torch.tensor(c)
+                ids = ids.to(dev)
+                cache = _copy_cache(base_cache, len(cs))
+                logits = model(input_ids=ids, use_cache=True, **{CACHE_KW: cache}).logits.float()
+                logp = torch.log_softmax(logits, -1)
+                # token j of a continuation is predicted by position j-1 (j = 0: the prompt's last position)
+                tok_lp = torch.empty((len(cs), width), device=dev)
+                tok_lp[:, 0] = last[ids[:, 0]]
+                if width > 1:
+                    tok_lp[:, 1:] = logp[:, :-1].gather(-1, ids[:, 1:, None])[..., 0]
+                mask = torch.arange(width, device=dev)[None, :] < lens[c0:c0 + chunk, None].to(dev)
+                s = (tok_lp * mask).sum(-1)
+                if normalise:
+                    s = s / lens[c0:c0 + chunk].to(dev)
+                out[pi, c0:c0 + len(cs)] = s.double().cpu().numpy()
+            bar.update(1)
     return out
 
 
@@ -100,34 +127,37 @@ def _left_pad(prompts: Sequence[list[int]], pad_id: int, dev) -> tuple[torch.Ten
 
 @torch.inference_mode()
 def _generate_ids(model, tok, prompts: Sequence[list[int]], max_new_tokens: int, batch_size: int = 8,
-                  allowed=None) -> list[list[int]]:
+                  allowed=None, progress: Progress = False) -> list[list[int]]:
     """Greedy continuations (ids, cut at the first stop token), batched by similar prompt length."""
     dev = _device(model)
     stops = stop_token_ids(tok)
     pad = tok.pad_token_id if tok.pad_token_id is not None else stops[0]
     order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
     out: list[list[int]] = [[] for _ in prompts]
-    for s in range(0, len(order), batch_size):
-        idx = order[s:s + batch_size]
-        ids, mask = _left_pad([prompts[i] for i in idx], pad, dev)
-        width = ids.shape[1]
-        fn = None
-        if allowed is not None:
-            fn = lambda b, row: allowed(row[width:].tolist())  # noqa: E731
-        gen = model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=max_new_tokens, do_sample=False,
-                             eos_token_id=stops, pad_token_id=pad, prefix_allowed_tokens_fn=fn,
-                             temperature=None, top_p=None, top_k=None)
-        for j, i in enumerate(idx):
-            seq = gen[j, width:].tolist()
-            cut = next((k for k, t in enumerate(seq) if t in stops), len(seq))
-            out[i] = seq[:cut]
+    with examples_bar(progress, len(prompts)) as bar:
+        for s in range(0, len(order), batch_size):
+            idx = order[s:s + batch_size]
+            ids, mask = _left_pad([prompts[i] for i in idx], pad, dev)
+            width = ids.shape[1]
+            fn = None
+            if allowed is not None:
+                fn = lambda b, row: allowed(row[width:].tolist())  # noqa: E731
+            gen = model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=max_new_tokens, do_sample=False,
+                                 eos_token_id=stops, pad_token_id=pad, prefix_allowed_tokens_fn=fn,
+                                 temperature=None, top_p=None, top_k=None)
+            for j, i in enumerate(idx):
+                seq = gen[j, width:].tolist()
+                cut = next((k for k, t in enumerate(seq) if t in stops), len(seq))
+                out[i] = seq[:cut]
+            bar.update(len(idx))
     return out
 
 
-def generate(model, tok, prompts: Sequence[list[int]], max_new_tokens: int = 256, batch_size: int = 8) -> list[str]:
+def generate(model, tok, prompts: Sequence[list[int]], max_new_tokens: int = 256, batch_size: int = 8,
+             progress: Progress = False) -> list[str]:
     """Free greedy answers, decoded without special tokens."""
     return [tok.decode(s, skip_special_tokens=True).strip()
-            for s in _generate_ids(model, tok, prompts, max_new_tokens, batch_size)]
+            for s in _generate_ids(model, tok, prompts, max_new_tokens, batch_size, progress=progress)]
 
 
 def _trie(seqs: Sequence[list[int]]) -> dict[tuple[int, ...], list[int]]:
@@ -139,10 +169,10 @@ def _trie(seqs: Sequence[list[int]]) -> dict[tuple[int, ...], list[int]]:
 
 
 def choose_sequences(model, tok, prompts: Sequence[list[int]], seqs: Sequence[list[int]], mode: str = "score",
-                     batch_size: int = 8) -> list[int]:
+                     batch_size: int = 8, progress: Progress = False) -> list[int]:
     """Index of the chosen sequence per prompt: by full log-likelihood ("score") or greedy inside a trie ("greedy")."""
     if mode == "score":
-        return score_continuations(model, prompts, seqs).argmax(1).tolist()
+        return score_continuations(model, prompts, seqs, progress=progress).argmax(1).tolist()
     trie = _trie(seqs)
     stops = stop_token_ids(tok)
     fallback = stops[:1]
@@ -153,7 +183,8 @@ def choose_sequences(model, tok, prompts: Sequence[list[int]], seqs: Sequence[li
     exact: dict[tuple[int, ...], int] = {}
     for i, s in enumerate(seqs):
         exact.setdefault(tuple(s[:-1]) if s and s[-1] in stops else tuple(s), i)
-    gen = _generate_ids(model, tok, prompts, max(len(s) for s in seqs), batch_size, allowed=allowed)
+    gen = _generate_ids(model, tok, prompts, max(len(s) for s in seqs), batch_size, allowed=allowed,
+                        progress=progress)
     return [exact[tuple(g)] if tuple(g) in exact else int(np.argmax([len(_common(g, s)) for s in seqs])) for g in gen]
 
 
@@ -165,16 +196,17 @@ def _common(a: list[int], b: Sequence[int]) -> list[int]:
 
 
 def choose_labels(model, tok, prompts: Sequence[list[int]], labels: Sequence[str], mode: str = "score",
-                  batch_size: int = 8) -> list[str]:
+                  batch_size: int = 8, progress: Progress = False) -> list[str]:
     """One allowed label per prompt, never anything else."""
     seqs = answer_ids(tok, labels)
-    return [labels[i] for i in choose_sequences(model, tok, prompts, seqs, mode, batch_size)]
+    return [labels[i] for i in choose_sequences(model, tok, prompts, seqs, mode, batch_size, progress)]
 
 
 def generate_tool_calls(model, tok, prompts: Sequence[list[int]], tool_names: Sequence[str], max_new_tokens: int = 128,
-                        batch_size: int = 8) -> list[str]:
+                        batch_size: int = 8, progress: Progress = False) -> list[str]:
     """Tool calls as {"name": ..., "arguments": {...}}: the name scored among the offered tools, the
-    arguments generated freely after it."""
+    arguments generated freely after it. The progress bar counts an example when its arguments are
+    done (choosing the name takes a fraction of that time)."""
     texts = [f"{TOOL_HEAD}{n}{TOOL_TAIL}" for n in tool_names]
     seqs = [tok(t, add_special_tokens=False)["input_ids"] for t in texts]
     head = seqs[0]
@@ -185,7 +217,7 @@ def generate_tool_calls(model, tok, prompts: Sequence[list[int]], tool_names: Se
         head, rests = [], seqs
     pick = choose_sequences(model, tok, [p + head for p in prompts], rests, "score")
     forced = [p + head + rests[i] for p, i in zip(prompts, pick)]
-    tails = _generate_ids(model, tok, forced, max_new_tokens, batch_size)
+    tails = _generate_ids(model, tok, forced, max_new_tokens, batch_size, progress=progress)
     return [tok.decode(head + rests[i] + t, skip_special_tokens=True).strip() for i, t in zip(pick, tails)]
 
 
@@ -198,11 +230,17 @@ def label_mode(setting: str, n_labels: int) -> str:
 
 def predict(model, tok, conversations: Sequence[list[Message]], kind: str, labels: Sequence[str] | None = None,
             tool_names: Sequence[str] | None = None, max_new_tokens: int = 256, batch_size: int = 8,
-            label_decoding: str = "auto") -> list[str]:
-    """The SLM's answer to each conversation, decoded the way the output kind calls for."""
+            label_decoding: str = "auto", progress: Progress = False) -> list[str]:
+    """The SLM's answer to each conversation, decoded the way the output kind calls for.
+
+    `progress`: False (no output), True or a description: a tqdm bar over the conversations with
+    the time left; or an open bar to advance."""
     prompts = encode_prompts(tok, conversations)
-    if kind == "label" and labels:
-        return choose_labels(model, tok, prompts, list(labels), label_mode(label_decoding, len(labels)), batch_size)
-    if kind == "tool_call" and tool_names:
-        return generate_tool_calls(model, tok, prompts, list(tool_names), max_new_tokens, batch_size)
-    return generate(model, tok, prompts, max_new_tokens, batch_size)
+    with examples_bar(progress, len(prompts)) as bar:
+        if kind == "label" and labels:
+            return choose_labels(model, tok, prompts, list(labels), label_mode(label_decoding, len(labels)),
+                                 batch_size, progress=bar)
+        if kind == "tool_call" and tool_names:
+            return generate_tool_calls(model, tok, prompts, list(tool_names), max_new_tokens, batch_size,
+                                       progress=bar)
+        return generate(model, tok, prompts, max_new_tokens, batch_size, progress=bar)

@@ -137,6 +137,8 @@ def render_training(eng, training: dict[str, Any]) -> str:
              else f"  stopped by: {r['stopped_by']}" + (f" (budget {budget:g} min)" if budget else ""),
              f"  speed: {r['tokens_per_s']:,.0f} tokens/s"
              + (f"; padding waste {num.share(r['padding_waste'])}" if r.get("padding_waste") is not None else "")]
+    if r.get("precision"):
+        lines.append(f"  precision: {r['precision']['chosen']} ({r['precision']['why']})")
     if r.get("best_val_loss") is not None:
         lines.append(f"  validation loss (per answer token): best {r['best_val_loss']:.4f} at step {r['best_step']} "
                      "(the saved adapter)"

@@ -11,6 +11,10 @@ task's system prompt) runs once per batch, its keys and values shared by every r
 causal model: those states are the same in every row). The end-of-turn token after the answer stays in the loss
 even where the tokenizer uses it as its padding token, so the model learns to stop.
 
+Precision (finetune.train.precision): bf16 autocast on CUDA; elsewhere "auto" times the first batch
+in float32 and in bf16 and keeps bf16 only where it is clearly faster and the loss the same
+(machine.measure_bf16); the choice and its measurements are in the result ("precision").
+
 A run stops at the first of: epochs, max_steps, the wall-clock budget, early stopping on the
 validation loss. The best adapter (lowest validation loss) is the one saved. A checkpoint is
 written every `checkpoint_every` steps and at the end; `resume=True` continues from it with the
@@ -107,8 +111,9 @@ def answer_loss(model, input_ids: torch.Tensor, targets: torch.Tensor, answer_on
 
 @torch.no_grad()
 def validation_loss(model, encoded: Sequence[Encoded], pad_id: int, max_tokens: int = 4096, batch_size: int = 32,
-                    device: str = "cpu", share_prefix: bool = True) -> float:
-    """Mean cross-entropy per answer token (end-of-turn included) over `encoded`."""
+                    device: str = "cpu", share_prefix: bool = True,
+                    dtype: torch.dtype | None | str = "auto") -> float:
+    """Mean cross-entropy per answer token (end-of-turn included) over `encoded`; `dtype` as in `_autocast`."""
     if not encoded:
         return float("nan")
     was_training = model.training
@@ -117,7 +122,7 @@ def validation_loss(model, encoded: Sequence[Encoded], pad_id: int, max_tokens: 
     lengths = [e.length for e in encoded]
     for b in sorted_batches(lengths, max_tokens, batch_size):
         ids, tgt = collate([encoded[i] for i in b], pad_id)
-        with _autocast(device):
+        with _autocast(device, dtype):
             loss, n = answer_loss(model, ids.to(device), tgt.to(device), share_prefix=share_prefix)
         total += float(loss)
         count += n
@@ -126,10 +131,65 @@ def validation_loss(model, encoded: Sequence[Encoded], pad_id: int, max_tokens: 
     return total / max(count, 1)
 
 
-def _autocast(device: str):
+def _autocast(device: str, dtype: torch.dtype | None | str = "auto"):
+    """Autocast to `dtype` on the device; None: float32 (off); "auto": bf16 on CUDA, off elsewhere."""
+    kind = device.split(":")[0]
+    if dtype == "auto":
+        dtype = torch.bfloat16 if kind == "cuda" else None
+    if dtype is None:
+        return torch.autocast(kind, enabled=False)
+    return torch.autocast(kind, dtype=dtype)
+
+
+# ----------------------------------------------------------------------------- precision
+
+def planned_precision(setting: str, device: str) -> dict[str, Any] | None:
+    """The precision a run uses without measuring ({"setting", "device", "chosen", "why"}), or None: measure it.
+
+    "fp32" and "bf16" are what they say; "auto" is bf16 autocast on CUDA (as always there) and is
+    measured on the first batch elsewhere (`choose_precision`)."""
+    base = {"setting": setting, "device": device}
+    if setting in ("fp32", "bf16"):
+        return {**base, "chosen": setting, "why": f"finetune.train.precision is {setting}"}
     if device.startswith("cuda"):
-        return torch.autocast("cuda", dtype=torch.bfloat16)
-    return torch.autocast("cpu", enabled=False)
+        return {**base, "chosen": "bf16", "why": "CUDA: bf16 autocast, the default there (not measured)"}
+    return None
+
+
+def choose_precision(model, params: list[torch.Tensor], ids: torch.Tensor, tgt: torch.Tensor,
+                     settings: TrainSettings, device: str, seed: int) -> dict[str, Any]:
+    """The run's precision: planned_precision, else measured on this batch (machine.measure_bf16).
+
+    The measuring steps run forward and backward only (no optimizer step), from the same random
+    state each, and leave the training's random state and the gradients as they were."""
+    plan = planned_precision(settings.precision, device)
+    if plan is not None:
+        return plan
+    from fde_toolkit.slm.machine import measure_bf16
+
+    ids, tgt = ids.to(device), tgt.to(device)
+
+    def step(dtype: torch.dtype | None) -> float:
+        torch.manual_seed(seed)
+        with _autocast(device, dtype):
+            loss_sum, n = answer_loss(model, ids, tgt, settings.answer_only_head, settings.share_prefix)
+        loss = loss_sum / max(n, 1)
+        loss.backward()
+        for p in params:
+            p.grad = None
+        return loss.item()
+
+    was_training = model.training
+    model.train()
+    cuda = [torch.device(device).index or 0] if device.startswith("cuda") else []
+    with torch.random.fork_rng(devices=cuda):
+        measured = measure_bf16(step)
+    model.train(was_training)
+    return {"setting": settings.precision, "device": device, **measured}
+
+
+def _dtype(precision: dict[str, Any]) -> torch.dtype | None:
+    return torch.bfloat16 if precision["chosen"] == "bf16" else None
 
 
 # ----------------------------------------------------------------------------- state
@@ -151,6 +211,7 @@ class TrainState:
     bad_evals: int = 0
     curves: list[dict[str, Any]] = field(default_factory=list)
     evals: list[dict[str, Any]] = field(default_factory=list)
+    precision: dict[str, Any] | None = None  # what the run chose (a resumed "auto" run keeps it)
 
 
 def _trainable_state(model) -> dict[str, torch.Tensor]:
@@ -224,7 +285,8 @@ def train_lora(model, tok, train: Sequence[Encoded], val: Sequence[Encoded], set
     """Train the LoRA adapters of `model` (already wrapped by attach_lora) and save the best one.
 
     Writes out_dir/adapter (PEFT format), out_dir/checkpoints/last, out_dir/curves.json. Returns a
-    summary: steps, why it stopped, losses, throughput, padding waste. The wall-clock budget counts
+    summary: steps, why it stopped, losses, throughput, padding waste, the precision and why
+    (`settings.precision`, measured on the first batch when "auto" off CUDA). The wall-clock budget counts
     this call's time (a resumed run gets a fresh budget); with a budget the learning-rate schedule
     follows the time used, so only step-budgeted runs repeat exactly."""
     if not train:
@@ -263,10 +325,20 @@ def train_lora(model, tok, train: Sequence[Encoded], val: Sequence[Encoded], set
         p = state.step / max(total_steps, 1)
         return max(p, run_s / budget_s) if budget_s else p
 
+    if settings.precision == "auto" and state.precision and state.precision.get("device") == device:
+        why = state.precision["why"]
+        state.precision = {**state.precision, "why": why if why.startswith("resumed: ") else f"resumed: {why}"}
+    else:  # timed on the first batch of the run (that time counts in the budget)
+        first = _batches(lengths, settings, seed, state.epoch)
+        b0 = first[min(state.batch_in_epoch, len(first) - 1)]
+        state.precision = choose_precision(model, params, *collate([train[i] for i in b0], pad_id), settings, device,
+                                           seed)
+    dtype = _dtype(state.precision)
+
     def evaluate_now() -> None:
         nonlocal best
         v = validation_loss(model, val, pad_id, settings.max_batch_tokens, device=device,
-                            share_prefix=settings.share_prefix)
+                            share_prefix=settings.share_prefix, dtype=dtype)
         state.evals.append({"step": state.step, "examples_seen": state.examples_seen, "val_loss": round(v, 5),
                             "elapsed_s": round(state.elapsed, 2)})
         if state.best_val is None or v < state.best_val - settings.min_delta:
@@ -299,7 +371,7 @@ def train_lora(model, tok, train: Sequence[Encoded], val: Sequence[Encoded], set
                 g["lr"] = lr
             t0 = time.perf_counter()
             ids, tgt = collate([train[i] for i in b], pad_id)
-            with _autocast(device):
+            with _autocast(device, dtype):
                 loss_sum, n = answer_loss(model, ids.to(device), tgt.to(device), settings.answer_only_head,
                                           settings.share_prefix)
             loss = loss_sum / max(n, 1)
@@ -372,4 +444,5 @@ def train_lora(model, tok, train: Sequence[Encoded], val: Sequence[Encoded], set
         "final_train_loss": state.curves[-1]["loss"] if state.curves else None,
         "best_val_loss": round(state.best_val, 5) if state.best_val is not None else None,
         "best_step": state.best_step, "total_steps_planned": total_steps, "device": device,
+        "precision": state.precision,
     }

@@ -1,4 +1,5 @@
-"""S3 task discovery: cluster the curated calls into recurring tasks, name them, rank what an SLM can take over.
+"""S3 task discovery: cluster the curated calls into recurring tasks, name them, rank what an SLM can take over
+(by the LLM spend it could avoid: share of the bill x readiness, ranking.py).
 
     from fde_toolkit.tasks import discover, discover_tasks, render_tasks, TasksConfig
     tasks = discover(eng)                                        # `fde discover`: tasks.parquet + tasks.json

@@ -1,4 +1,4 @@
-"""What tasks.json says of each task: figures, examples, names, readiness, ranking, and the 2-D map.
+"""What tasks.json says of each task: figures, examples, names, readiness, ranking by value, and the 2-D map.
 
     tasks = describe_tasks(calls, sig, reqs, steps, splits, vectors, config)
 
@@ -17,6 +17,7 @@ from fde_toolkit.tasks.cluster import Split, weighted_sample
 from fde_toolkit.tasks.config import TasksConfig
 from fde_toolkit.tasks.naming import task_name, top_terms
 from fde_toolkit.tasks.project import RequestVectors
+from fde_toolkit.tasks.ranking import ranking_note, value_rank
 from fde_toolkit.tasks.readiness import TaskFacts, readiness
 from fde_toolkit.tasks.steps import output_kind
 
@@ -196,16 +197,11 @@ def describe_tasks(calls: pl.DataFrame | pl.LazyFrame, sig: pl.DataFrame, reqs: 
             "readiness": ready,
             "representatives": examples.get(tid, []),
         })
-    # candidates: ready enough and not open-ended, ranked by readiness x what the task weighs
+    # candidates: ready enough and not open-ended, ranked by the LLM spend they could avoid (ranking.py)
     for t in out_tasks:
-        weight = t["volume_share"] if t["cost_share"] is None else (t["volume_share"] + t["cost_share"]) / 2
         t["candidate"] = (t["readiness"]["score"] >= config.candidate_score and t["output_kind"] != "long_text"
                           and t["distinct_requests"] >= config.candidate_min_requests)
-        t["priority"] = round(t["readiness"]["score"] * weight, 5)
-        t["rank"] = None
-    ranked = sorted((t for t in out_tasks if t["candidate"]), key=lambda t: (-t["priority"], t["id"]))
-    for i, t in enumerate(ranked):
-        t["rank"] = i + 1
+    candidates = value_rank(out_tasks)
 
     step_list = []
     task_of_step = reqs.group_by("step_id").agg(pl.col("task_id").unique().sort())
@@ -226,7 +222,7 @@ def describe_tasks(calls: pl.DataFrame | pl.LazyFrame, sig: pl.DataFrame, reqs: 
            "(k-means on neighbour-smoothed request embeddings; k chosen by the silhouette curve). " if n_split else "")
         + f"{len(out_tasks)} task(s) in all"
         + (f" (tasks.k pinned to {config.k})" if config.k is not None else "")
-        + (f", {len(config.merges)} merge(s) applied" if config.merges else "") + ".")
+        + (f", {len(config.merges)} merge(s) applied" if config.merges else "") + ". " + ranking_note(out_tasks))
     return {
         "k": len(out_tasks),
         "k_pinned": config.k,
@@ -238,7 +234,7 @@ def describe_tasks(calls: pl.DataFrame | pl.LazyFrame, sig: pl.DataFrame, reqs: 
         "calls": sig.height,
         "steps": step_list,
         "tasks": out_tasks,
-        "candidates": [t["id"] for t in ranked],
+        "candidates": candidates,
         "map": map_points(reqs, vectors, config.seed),
         "settings": config.model_dump(mode="json"),
     }

@@ -27,6 +27,7 @@ from fde_toolkit.tasks.config import TasksConfig
 from fde_toolkit.tasks.describe import describe_tasks
 from fde_toolkit.tasks.embed import Embedder, EmbeddingCache, SentenceEmbedder
 from fde_toolkit.tasks.project import RequestVectors
+from fde_toolkit.tasks.ranking import RANKING_VERSION, priority_basis
 from fde_toolkit.tasks.signature import call_signatures, digest
 from fde_toolkit.tasks.steps import assign_steps, describe_steps
 from fde_toolkit.step import StepOutputs, StepResult, run_step
@@ -306,7 +307,7 @@ def discover(eng: "Engagement", force: bool = False,
     config = eng.config.tasks
     curated = eng.artifacts.require("curated")
     embedder = embedder or SentenceEmbedder(config.embedding_model)
-    params = {**config.model_dump(mode="json"),
+    params = {**config.model_dump(mode="json"), "ranking_version": RANKING_VERSION,
               "embedding_model_key": getattr(embedder, "cache_key", type(embedder).__name__)}
 
     def make(out: StepOutputs) -> dict[str, Any]:
@@ -324,24 +325,35 @@ def discover(eng: "Engagement", force: bool = False,
 # ----------------------------------------------------------------------------- terminal view
 
 def render_tasks(tasks: dict[str, Any], width: int = 46, max_rows: int = 30) -> str:
-    """The discovered tasks as a terminal table: candidates ranked first, then the rest by volume."""
+    """The discovered tasks as a terminal table: candidates ranked first (by the LLM spend they could avoid),
+    then the rest by volume. `bill%` is each task's share of the known cost, `value` (candidates) that share x
+    readiness."""
     lines = [tasks["explanation"], ""]
-    head = f"{'rank':>4}  {'id':<4} {'name':<{width}} {'calls':>8} {'vol':>6} {'cost':>6} {'output':<11} {'ready':>5}"
+    head = (f"{'rank':>4}  {'id':<4} {'name':<{width}} {'calls':>8} {'calls%':>6} {'bill%':>6} {'output':<11} "
+            f"{'ready':>5} {'value':>6}")
     lines += [head, "-" * len(head)]
     order = sorted(tasks["tasks"], key=lambda t: (t.get("rank") is None, t.get("rank") or 0, -t["calls"], t["id"]))
     shown = order[:max(max_rows, len(tasks["candidates"]))]
+    stand_in = False
     for t in shown:
         name = t["name"] if len(t["name"]) <= width else t["name"][:width - 1] + "…"
         cost = "n/a" if t["cost_share"] is None else f"{t['cost_share']:.1%}"
         rank = str(t["rank"]) if t.get("rank") else ""
+        by_volume = t.get("priority_basis", priority_basis(t)) == "volume_share"
+        stand_in |= by_volume and bool(rank)
+        value = f"{t['priority']:.3f}" + ("*" if by_volume else "") if rank and t.get("priority") is not None else ""
         lines.append(f"{rank:>4}  {t['id']:<4} {name:<{width}} {t['calls']:>8,} {t['volume_share']:>6.1%} {cost:>6} "
-                     f"{t['output_kind']:<11} {t['readiness']['score']:>5.2f}")
+                     f"{t['output_kind']:<11} {t['readiness']['score']:>5.2f} {value:>6}")
     rest = order[len(shown):]
     if rest:
         vol = sum(t["volume_share"] for t in rest)
-        lines.append(f"{'':>4}  … {len(rest)} more task(s), {vol:.1%} of calls, none an SLM candidate "
-                     "(all in tasks.json)")
+        cost = sum(t["cost_share"] or 0 for t in rest)
+        lines.append(f"{'':>4}  … {len(rest)} more task(s), {vol:.1%} of calls, {cost:.1%} of the bill, none an SLM "
+                     "candidate (all in tasks.json)")
     lines += ["", f"{len(tasks['candidates'])} SLM candidate(s) (readiness >= {tasks['settings']['candidate_score']}, "
-                  "not open-ended), ranked by readiness x share of volume and cost.",
-              "Rename, merge or pin the number of tasks under `tasks:` in engagement.yaml."]
+                  "not open-ended), ranked by value: the LLM spend each could avoid, its share of the bill (bill%, "
+                  "of the known cost) x readiness."]
+    if stand_in:
+        lines.append("* no cost is known for this task: its share of calls stands in for its share of the bill.")
+    lines.append("Rename, merge or pin the number of tasks under `tasks:` in engagement.yaml.")
     return "\n".join(lines)

@@ -16,6 +16,15 @@ import ipywidgets as widgets
 from fde_toolkit import formatting as num
 
 
+def _value_text(t: dict[str, Any]) -> str:
+    """The value a candidate was ranked by, and what it is made of."""
+    if t.get("priority_basis") == "volume_share":
+        return (f"{t['priority']:.3f} = {num.share(t['volume_share'])} of calls (no cost known) x readiness "
+                f"{t['readiness']['score']:.2f}")
+    score = t["readiness"]["score"]
+    return f"{t['priority']:.3f} = {num.share(t.get('cost_share'))} of the bill x readiness {score:.2f}"
+
+
 def task_card(t: dict[str, Any]) -> str:
     """One task as HTML: figures, readiness with reasons, terms and representative calls."""
     e = html.escape
@@ -23,8 +32,9 @@ def task_card(t: dict[str, Any]) -> str:
     verdict = (f"SLM candidate #{t['rank']}" if t.get("rank") else "not an SLM candidate")
     rows = [
         ("calls", f"{t['calls']:,} ({num.share(t['volume_share'])} of volume)"),
-        ("cost", f"{num.share(t.get('cost_share'))} of cost"
-                 + (f" ({num.money(t['cost_usd'])})" if t.get("cost_usd") else "")),
+        ("share of the bill", f"{num.share(t.get('cost_share'))} of the known cost"
+                              + (f" ({num.money(t['cost_usd'])})" if t.get("cost_usd") else "")),
+        *([("value", _value_text(t))] if t.get("rank") and t.get("priority") is not None else []),
         ("tokens in / out (mean)", f"{t['tokens']['input_mean']} / {t['tokens']['output_mean']}"),
         ("latency p50 / p95", f"{t['latency_ms']['p50']} / {t['latency_ms']['p95']} ms"),
         ("error rate", num.share(t["error_rate"])),
@@ -53,9 +63,11 @@ def task_card(t: dict[str, Any]) -> str:
 
 
 def task_explorer(tasks: dict[str, Any]) -> widgets.VBox:
-    """A dropdown of the tasks (candidates first) and the chosen task's card."""
+    """A dropdown of the tasks (candidates first, by rank), each with its share of calls and of the bill, and the
+    chosen task's card."""
     order = sorted(tasks["tasks"], key=lambda t: (t.get("rank") is None, t.get("rank") or 0, -t["calls"]))
-    options = [(f"{t['id']} · {t['name']} ({t['volume_share']:.1%})", t["id"]) for t in order]
+    options = [(f"{t['id']} · {t['name']} ({t['volume_share']:.1%} of calls, {num.share(t.get('cost_share'))} of the "
+                "bill)", t["id"]) for t in order]
     by_id = {t["id"]: t for t in tasks["tasks"]}
     pick = widgets.Dropdown(options=options, description="Task", layout=widgets.Layout(width="640px"))
     card = widgets.HTML(task_card(by_id[pick.value]) if options else "<p>No tasks.</p>")

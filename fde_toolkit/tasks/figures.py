@@ -116,8 +116,14 @@ def criterion_curve(tasks: dict[str, Any]) -> go.Figure:
     return fig
 
 
+def _value(v: float | None, basis: str | None) -> str:
+    """A candidate's value; '*' marks a share of calls standing in for an unknown cost."""
+    return "" if v is None else f"{v:.3f}" + ("*" if basis == "volume_share" else "")
+
+
 def candidates_frame(tasks: dict[str, Any]) -> pl.DataFrame:
-    """Every task, SLM candidates first by rank: the ranked candidate table as a frame."""
+    """Every task, SLM candidates first by rank: the ranked candidate table as a frame. `cost_share` is the
+    task's share of the bill (known cost), `value` that share x readiness (ranking.py)."""
     rows = []
     for t in tasks["tasks"]:
         good = [r[2:] for r in t["readiness"]["reasons"] if r.startswith("+")]
@@ -125,26 +131,29 @@ def candidates_frame(tasks: dict[str, Any]) -> pl.DataFrame:
         rows.append({"rank": t.get("rank"), "id": t["id"], "name": t["name"], "calls": t["calls"],
                      "volume_share": t["volume_share"], "cost_share": t.get("cost_share"),
                      "output": t["output_kind"], "readiness": t["readiness"]["score"], "candidate": t["candidate"],
+                     "value": t.get("priority"), "value_basis": t.get("priority_basis"),
                      "why": "; ".join(good[:2]), "against": "; ".join(bad[:2])})
     df = pl.DataFrame(rows, schema={"rank": pl.Int64, "id": pl.String, "name": pl.String, "calls": pl.Int64,
                                     "volume_share": pl.Float64, "cost_share": pl.Float64, "output": pl.String,
-                                    "readiness": pl.Float64, "candidate": pl.Boolean, "why": pl.String,
+                                    "readiness": pl.Float64, "candidate": pl.Boolean, "value": pl.Float64,
+                                    "value_basis": pl.String, "why": pl.String,
                                     "against": pl.String})
     return df.sort(["candidate", "rank", "calls"], descending=[True, False, True], nulls_last=True)
 
 
 def candidate_table(tasks: dict[str, Any], limit: int = 25) -> go.Figure:
-    """The ranked candidate table: what an SLM should take first, with the reasons."""
+    """The ranked candidate table: what an SLM should take first (the most LLM spend to avoid), with the reasons."""
     df = candidates_frame(tasks).head(limit)
-    title = "SLM candidates, ranked: readiness x share of volume and cost"
+    title = "SLM candidates, ranked by the LLM spend they could avoid"
     if df.height == 0:
         return viz.empty_figure(title, "No tasks")
     cum_v = df.filter(pl.col("candidate"))["volume_share"].sum()
     cum_c = df.filter(pl.col("candidate"))["cost_share"].drop_nulls().sum()
-    fill = [["#EEF5F2" if c else "white" for c in df["candidate"]]] * 9
+    fill = [["#EEF5F2" if c else "white" for c in df["candidate"]]] * 10
     fig = go.Figure(go.Table(
-        columnwidth=[30, 34, 190, 60, 50, 50, 60, 50, 260],
-        header=dict(values=["rank", "id", "task", "calls", "volume", "cost", "output", "ready", "why / against"],
+        columnwidth=[30, 34, 190, 60, 50, 56, 60, 44, 48, 240],
+        header=dict(values=["rank", "id", "task", "calls", "% calls", "% of bill", "output", "ready", "value",
+                            "why / against"],
                     fill_color="#23303D", font=dict(color="white", size=12), align="left"),
         cells=dict(values=[
             [str(r) if r is not None else "" for r in df["rank"]], df["id"].to_list(),
@@ -152,8 +161,12 @@ def candidate_table(tasks: dict[str, Any], limit: int = 25) -> go.Figure:
             [f"{v:.1%}" for v in df["volume_share"]],
             ["n/a" if c is None else f"{c:.1%}" for c in df["cost_share"]], df["output"].to_list(),
             [f"{s:.2f}" for s in df["readiness"]],
+            [_value(v, b) if c else "" for v, b, c in zip(df["value"], df["value_basis"], df["candidate"])],
             [html.escape(w if c else (a or w)) for w, a, c in zip(df["why"], df["against"], df["candidate"])]],
             fill_color=fill, align="left", font=dict(size=12), height=26)))
-    fig.update_layout(title_text=f"{title} (candidates cover {cum_v:.0%} of calls, {cum_c:.0%} of cost)",
+    star = ("; * no known cost: share of calls stands in" if (df.filter(pl.col("candidate"))["value_basis"]
+                                                              == "volume_share").any() else "")
+    fig.update_layout(title_text=f"{title}<br><sup>candidates cover {cum_v:.0%} of calls and {cum_c:.0%} of the "
+                                 f"bill; value = share of the bill x readiness{star}</sup>",
                       height=min(900, 140 + 28 * df.height), margin=dict(l=10, r=10, t=80, b=10))
     return fig

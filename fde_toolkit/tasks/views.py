@@ -27,7 +27,8 @@ def discovery_headline(tasks: dict[str, Any] | None) -> str:
 
 
 def candidate_cards(tasks: dict[str, Any], limit: int = 6) -> HTML:
-    """One card per ranked SLM candidate (curated examples, terms, statistics), best first."""
+    """One card per ranked SLM candidate (curated examples, terms, statistics, its share of the bill and the value it
+    was ranked by), best first: the most LLM spend to avoid."""
     ranked = sorted((t for t in tasks["tasks"] if t.get("candidate")), key=lambda t: t.get("rank") or 0)[:limit]
     if not ranked:
         return HTML("<p>No task qualifies as an SLM candidate yet.</p>")
