@@ -22,7 +22,8 @@ def _encoder_training(t: dict[str, Any]) -> list[str]:
         f"- calibration: one temperature ({_fmt(res['temperature'])}) fitted on the validation split; expected "
         f"calibration error {_fmt(res['val_ece_before'])} -> {_fmt(res['val_ece_after'])}",
         f"- fitted in {_fmt(res['elapsed_seconds'])} s ({_fmt(res['embed_seconds'])} s encoding) on "
-        f"{_fmt(t.get('threads'))} CPU thread(s); validation accuracy {_fmt(res['val_accuracy'])}",
+        f"{_fmt((t.get('threads') or {}).get('chosen'))} CPU thread(s); "
+        f"validation accuracy {_fmt(res['val_accuracy'])}",
     ]
 
 

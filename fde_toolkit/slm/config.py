@@ -58,7 +58,8 @@ class TrainSettings(_Strict):
     system_prompt: Literal["keep", "drop"] = "keep"
     # 4-bit QLoRA: "auto" uses it on CUDA when bitsandbytes is installed; never on CPU
     quantize: Literal["auto", "4bit", "none"] = "auto"
-    # CPU threads for training (and for `fde select` / `fde evaluate`); None keeps torch's default (all cores).
+    # CPU threads for training (and for `fde select` / `fde evaluate`); None: the cores that are free when the
+    # step starts (usable cores minus other processes' load, slm/machine.py), recorded as `threads` in its output.
     # On a machine shared with other heavy processes, 1 is often several times faster than oversubscribed threads.
     threads: int | None = Field(None, ge=1)
     # arithmetic of the forward and backward passes: "auto" is bf16 autocast on CUDA; elsewhere the first batch is

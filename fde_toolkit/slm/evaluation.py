@@ -15,6 +15,7 @@ from typing import Any, Callable, Sequence
 from fde_toolkit.slm.answer import ShotPicker, answer_records, request_text, single_request_latency
 from fde_toolkit.slm.card import model_card
 from fde_toolkit.slm.datasets import load_dataset
+from fde_toolkit.slm.machine import set_torch_threads
 from fde_toolkit.step import StepOutputs, StepResult, run_step
 from fde_toolkit.slm.metrics import score, successes
 from fde_toolkit.slm.registry import Candidate, candidates, load_candidate
@@ -57,8 +58,8 @@ def baseline_candidate(eng, training: dict[str, Any]) -> Candidate | None:
     return next((c for c in candidates(eng) if c.kind == "decoder"), None)
 
 
-def evaluate(eng, task_id: str, force: bool = False,
-             embedder: Callable | None = None) -> StepResult[dict[str, Any]]:
+def evaluate(eng, task_id: str, force: bool = False, embedder: Callable | None = None,
+             progress: bool = True) -> StepResult[dict[str, Any]]:
     """`fde evaluate`: base vs few-shot vs the specialist on the test split; writes artifacts/eval/<task>.json."""
     from fde_toolkit.slm.summary import render_evaluation
 
@@ -74,9 +75,7 @@ def evaluate(eng, task_id: str, force: bool = False,
               "baseline": base_cand.model_dump(mode="json") if base_cand else None}
 
     def make(out: StepOutputs) -> dict[str, Any]:
-        if cfg.train.threads:  # the same CPU threads setting as training
-            import torch
-            torch.set_num_threads(cfg.train.threads)
+        threads = set_torch_threads(cfg.train.threads)  # the same CPU threads setting as training
         splits, info = load_dataset(eng, task_id)
         test = splits["test"][: cfg.evaluate.max_examples]
         refs = [r["target"] for r in test]
@@ -93,11 +92,12 @@ def evaluate(eng, task_id: str, force: bool = False,
             picker = ShotPicker(splits["train"], ev.shots, embedder)
             shots = picker.shots(base_test, cfg.dataset.tools_in_prompt)
             lat_n = min(n_lat, len(base_test))
-            answers["base"] = answer_records(model, tok, base_test, info, cfg)
+            answers["base"] = answer_records(model, tok, base_test, info, cfg, progress=progress and "base")
             runs["base"] = variant_report(kind, answers["base"]["predictions"], base_refs, answers["base"],
                                           single_request_latency(model, tok, base_test[:lat_n], info, cfg),
                                           hourly, chrf_ok)
-            answers["few_shot"] = answer_records(model, tok, base_test, info, cfg, shots=shots)
+            answers["few_shot"] = answer_records(model, tok, base_test, info, cfg, shots=shots,
+                                                 progress=progress and "few-shot")
             runs["few_shot"] = variant_report(kind, answers["few_shot"]["predictions"], base_refs,
                                               answers["few_shot"],
                                               single_request_latency(model, tok, base_test[:lat_n], info, cfg,
@@ -112,7 +112,8 @@ def evaluate(eng, task_id: str, force: bool = False,
             sys_prompt = training["train"]["system_prompt"]
             model = PeftModel.from_pretrained(model, str(adapter))
             model.eval()
-            answers["fine_tuned"] = answer_records(model, tok, test, info, cfg, system_prompt=sys_prompt)
+            answers["fine_tuned"] = answer_records(model, tok, test, info, cfg, system_prompt=sys_prompt,
+                                                   progress=progress and "fine-tuned")
             lat = single_request_latency(model, tok, test[:n_lat], info, cfg, system_prompt=sys_prompt)
         runs["fine_tuned"] = variant_report(kind, answers["fine_tuned"]["predictions"], refs, answers["fine_tuned"],
                                             lat, hourly, chrf_ok)
@@ -124,7 +125,7 @@ def evaluate(eng, task_id: str, force: bool = False,
         report = {
             "task": task_id, "output_kind": kind, "candidate": training["candidate"]["id"],
             "specialist": training.get("specialist", "decoder"), "examples": len(test),
-            "baseline_examples": len(base_test) if base_cand else 0,
+            "baseline_examples": len(base_test) if base_cand else 0, "threads": threads,
             "metric_names": METRIC_NAMES[kind], "variants": runs, "llm": llm, "serving": cfg.serving.model_dump(),
             "cost_ratio_fine_tuned_vs_llm": ((ft_cost / llm["cost_per_task_usd"])
                                              if ft_cost and llm["cost_per_task_usd"] else None),

@@ -18,6 +18,7 @@ import numpy as np
 
 from fde_toolkit.slm.answer import ShotPicker, answer_records, single_request_latency
 from fde_toolkit.slm.datasets import load_dataset
+from fde_toolkit.slm.machine import set_torch_threads
 from fde_toolkit.step import StepOutputs, StepResult, run_step
 from fde_toolkit.slm.metrics import PRIMARY, score
 from fde_toolkit.slm.registry import candidates, fitting, load_candidate, param_count_m
@@ -91,9 +92,7 @@ def select_candidates(eng, task_id: str, force: bool = False, embedder: Callable
               "tools_in_prompt": cfg.dataset.tools_in_prompt}
 
     def make(out: StepOutputs) -> dict[str, Any]:
-        if cfg.train.threads:  # the same CPU threads setting as training
-            import torch
-            torch.set_num_threads(cfg.train.threads)
+        threads = set_torch_threads(cfg.train.threads)  # the same CPU threads setting as training
         splits, info = load_dataset(eng, task_id)
         test = splits["test"][: cfg.select.examples]
         kind = info["output_kind"]
@@ -116,7 +115,8 @@ def select_candidates(eng, task_id: str, force: bool = False, embedder: Callable
             del model
         ranking = rank_candidates(rows, cfg.select.quality_tolerance)
         result = {"task": task_id, "output_kind": kind, "primary": PRIMARY[kind], "examples": len(test),
-                  "shots": cfg.select.shots, "ranking": ranking, "best": ranking[0]["candidate"] if ranking else None,
+                  "shots": cfg.select.shots, "threads": threads,
+                  "ranking": ranking, "best": ranking[0]["candidate"] if ranking else None,
                   "how": "quality (the kind's headline metric: a decoder's best of zero-/few-shot, an encoder's "
                          "with its head fitted on the train split) in bands of "
                          f"{cfg.select.quality_tolerance}, then parameters, then single-request latency"}

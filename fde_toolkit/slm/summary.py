@@ -167,7 +167,7 @@ def encoder_training_rows(training: dict[str, Any]) -> list[dict[str, str]]:
         {"what": "head", "v": f"{r['method']}; {r['labels']} labels, {r['features']:,} features"},
         {"what": "examples", "v": f"{enc['train']:,} train, {enc['val']:,} val"},
         {"what": "ran", "v": f"{r['elapsed_seconds']:,.1f} s ({r['embed_seconds']:,.1f} s encoding), "
-                             f"{training.get('threads', '?')} CPU thread(s)"},
+                             f"{(training.get('threads') or {}).get('chosen', '?')} CPU thread(s)"},
         {"what": "validation", "v": val},
     ]
 

@@ -16,6 +16,7 @@ from fde_toolkit.slm.chat import encode_examples, prompt_messages
 from fde_toolkit.slm.config import FinetuneConfig
 from fde_toolkit.files import write_json
 from fde_toolkit.slm.datasets import load_dataset
+from fde_toolkit.slm.machine import set_torch_threads
 from fde_toolkit.step import StepOutputs, StepResult, run_step
 from fde_toolkit.slm.registry import (Candidate, can_quantize_4bit, candidates, fits, fitting, get_candidate,
                                       load_candidate, param_count_m)
@@ -84,9 +85,7 @@ def finetune(eng, task_id: str, candidate: str | None = None, resume: bool = Fal
               "tools_in_prompt": cfg.dataset.tools_in_prompt}
 
     def make(outputs: StepOutputs) -> dict[str, Any]:
-        if train_cfg.threads:
-            import torch
-            torch.set_num_threads(train_cfg.threads)
+        threads = set_torch_threads(train_cfg.threads)
         model, tok = load_candidate(cand, quantize=train_cfg.quantize, trainable=True)
         train_enc, tstats = encode_split(tok, splits["train"], cfg)
         val_enc, vstats = encode_split(tok, splits["val"], cfg)
@@ -109,6 +108,7 @@ def finetune(eng, task_id: str, candidate: str | None = None, resume: bool = Fal
                         "dropped": tstats["dropped"] + vstats["dropped"]},
             "lora": cfg.lora.model_dump(mode="json"), "train": train_cfg.model_dump(mode="json"),
             "tools_in_prompt": cfg.dataset.tools_in_prompt, "seed": eng.config.seed, "resumed": resume,
+            "threads": threads,
             "result": result,
         }
         adapter = arts.path("adapter", task_id)
@@ -130,7 +130,7 @@ def _train_encoder(eng, task_id: str, cand: Candidate, splits: dict, info: dict,
     """`fde finetune` for an encoder candidate: fit and calibrate the head; the classifier goes to adapter/."""
     from fde_toolkit.slm.specialist import train_encoder
 
-    _set_threads(cfg)
+    threads = set_torch_threads(cfg.train.threads)
     clf, result = train_encoder(cand, splits, cfg, seed=eng.config.seed)
     adapter = clf.save(eng.artifacts.path("adapter", task_id))
     write_json(adapter / "fde_candidate.json", cand.model_dump(mode="json", exclude_none=True), indent=None)
@@ -141,24 +141,13 @@ def _train_encoder(eng, task_id: str, cand: Candidate, splits: dict, info: dict,
                     "tools": info.get("tools", [])},
         "encoded": {"train": result["train_examples"], "val": result["val_examples"], "truncated": 0, "dropped": 0},
         "classifier": cfg.classifier.model_dump(mode="json"), "seed": eng.config.seed, "resumed": False,
-        "threads": _threads_used(), "result": result,
+        "threads": threads, "result": result,
     }
     outputs.add(adapter / "classifier.json")
     outputs.write("training", training, task_id)
     outputs.write("model_card", model_card(training), task_id)
     outputs.summary = {k: result[k] for k in ("val_accuracy", "temperature", "elapsed_seconds")}
     return training
-
-
-def _set_threads(cfg: FinetuneConfig) -> None:
-    if cfg.train.threads:
-        import torch
-        torch.set_num_threads(cfg.train.threads)
-
-
-def _threads_used() -> int:
-    import torch
-    return torch.get_num_threads()
 
 
 def load_finetuned(eng, task_id: str, device: str | None = None):
