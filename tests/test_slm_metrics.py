@@ -71,3 +71,14 @@ def test_score_by_kind_reports_agreement_and_primary():
     assert M.successes("tool_call", ['{"name":"x","arguments":{"q":1}}'],
                        ['{"name": "x", "arguments": {"q": 1}}']) == [True]
     assert not math.isnan(M.score("json", [None], ['{"a": 1}'])["field_f1"])
+
+
+def test_tool_names_compare_as_the_provider_logs_them():
+    ref = '{"name": "requests_get", "arguments": {"url": "https://a.example"}}'
+    dotted = '{"name": "requests.get", "arguments": {"url": "https://a.example"}}'
+    other = '{"name": "requests.post", "arguments": {"url": "https://a.example"}}'
+    s = M.tool_call_scores([dotted, other], [ref, ref])
+    assert s["name_accuracy"] == 0.5 and s["call_accuracy"] == 0.5
+    assert M.successes("tool_call", [dotted, other], [ref, ref]) == [True, False]
+    assert M.score("tool_call", [dotted], [ref])["agreement"] == 1.0
+

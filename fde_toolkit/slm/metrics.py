@@ -8,6 +8,7 @@
 
 The reference is what the LLM answered, so `agreement` is the share of answers equivalent to it:
 same label; same parsed JSON; same tool and arguments; chrF at or above a threshold for text.
+Tool names compare by `tools.tool_key`: a predicted `requests.get` is the reference `requests_get`.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from collections import Counter
 from typing import Any, Sequence
 
 import orjson
+
+from fde_toolkit.slm.tools import tool_key
 
 # ----------------------------------------------------------------------------- labels and exact match
 
@@ -134,6 +137,14 @@ def parse_tool_calls(text: str | None) -> list[tuple[str, Any]] | None:
     return out
 
 
+def _same_names(pc: list[tuple[str, Any]], rc: list[tuple[str, Any]]) -> bool:
+    return [tool_key(x[0]) for x in pc] == [tool_key(x[0]) for x in rc]
+
+
+def _same_calls(pc: list[tuple[str, Any]], rc: list[tuple[str, Any]]) -> bool:
+    return _same_names(pc, rc) and [_canon(x[1]) for x in pc] == [_canon(x[1]) for x in rc]
+
+
 def tool_call_scores(preds: Sequence[str], refs: Sequence[str]) -> dict[str, float]:
     """validity, name_accuracy (same tool names in order), call_accuracy (names and parsed arguments)."""
     n = len(refs)
@@ -147,10 +158,9 @@ def tool_call_scores(preds: Sequence[str], refs: Sequence[str]) -> dict[str, flo
         valid += 1
         if rc is None:
             continue
-        if [x[0] for x in pc] == [x[0] for x in rc]:
+        if _same_names(pc, rc):
             names += 1
-            if [_canon(x[1]) for x in pc] == [_canon(x[1]) for x in rc]:
-                calls += 1
+            calls += _same_calls(pc, rc)
     return {"validity": valid / n, "name_accuracy": names / n, "call_accuracy": calls / n}
 
 
@@ -223,8 +233,7 @@ def successes(kind: str, preds: Sequence[str], refs: Sequence[str], text_success
         out = []
         for p, r in zip(preds, refs):
             pc, rc = parse_tool_calls(p), parse_tool_calls(r)
-            out.append(pc is not None and rc is not None and [x[0] for x in pc] == [x[0] for x in rc]
-                       and [_canon(x[1]) for x in pc] == [_canon(x[1]) for x in rc])
+            out.append(pc is not None and rc is not None and _same_calls(pc, rc))
         return out
     return [chrf(p, r) >= text_success_chrf for p, r in zip(preds, refs)]
 
