@@ -3,6 +3,7 @@
     label_scores(preds, refs)        # accuracy, macro_f1
     json_scores(preds, refs)         # validity, field_f1, exact
     tool_call_scores(preds, refs)    # name_accuracy, call_accuracy (arguments compared as parsed JSON)
+    tool_call_breakdown(preds, refs, seen_tools=tools_in(train_targets))   # the same on seen / unseen tools
     chrf(hyp, ref), corpus_chrf(hyps, refs)   # character n-gram F-score (chrF2, 0-100), for free text
     score(kind, preds, refs)         # the kind's metrics, `agreement` with the LLM and per-example `success`
 
@@ -14,7 +15,7 @@ Tool names compare by `tools.tool_key`: a predicted `requests.get` is the refere
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any, Sequence
+from typing import Any, Iterable, Sequence
 
 import orjson
 
@@ -162,6 +163,33 @@ def tool_call_scores(preds: Sequence[str], refs: Sequence[str]) -> dict[str, flo
             names += 1
             calls += _same_calls(pc, rc)
     return {"validity": valid / n, "name_accuracy": names / n, "call_accuracy": calls / n}
+
+
+def tools_in(targets: Iterable[str | None]) -> set[str]:
+    """The tools (by tool_key) that tool-call answers call: the seen tools of a train split's targets."""
+    return {tool_key(name) for t in targets for name, _ in (parse_tool_calls(t) or [])}
+
+
+def tool_call_breakdown(preds: Sequence[str], refs: Sequence[str], seen_tools: set[str]) -> dict[str, dict[str, Any]]:
+    """name_accuracy and call_accuracy apart on the test calls whose reference tools were all seen in
+    training (`seen_tools`, e.g. tools_in(train targets)) and on those calling a tool never seen.
+
+    {"seen": {"n", "name_accuracy", "call_accuracy"}, "unseen": {...}}; names compare by tool_key; an
+    accuracy is None where n is 0; references that do not parse are in neither group."""
+    seen = {tool_key(t) for t in seen_tools}
+    counts = {g: {"n": 0, "names": 0, "calls": 0} for g in ("seen", "unseen")}
+    for p, r in zip(preds, refs):
+        rc = parse_tool_calls(r)
+        if not rc:
+            continue
+        c = counts["seen" if all(tool_key(name) in seen for name, _ in rc) else "unseen"]
+        c["n"] += 1
+        pc = parse_tool_calls(p)
+        if pc is not None and _same_names(pc, rc):
+            c["names"] += 1
+            c["calls"] += _same_calls(pc, rc)
+    return {g: {"n": c["n"], "name_accuracy": c["names"] / c["n"] if c["n"] else None,
+                "call_accuracy": c["calls"] / c["n"] if c["n"] else None} for g, c in counts.items()}
 
 
 # ----------------------------------------------------------------------------- chrF
