@@ -115,3 +115,29 @@ def test_finetune_section_is_validated_with_named_keys():
     with pytest.raises(FdeError, match="finetune.lora.rank"):
         parse_finetune_config({"lora": {"rank": 8}})
     assert parse_finetune_config({}).serving.hourly_usd > 0
+
+
+def test_tool_names_are_spelled_as_the_answers_spell_them():
+    """The request offers `requests.get`, the provider renamed it and the answer calls `requests_get`."""
+    tools = json.dumps([{"type": "function", "function": {"name": n, "parameters": {"type": "object", "properties": {
+        "url": {"type": "string"}}}}} for n in ("requests.get", "requests.post", "os.path.exists")])
+    t0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    rows = [{"call_id": f"c{i:03d}", "timestamp": t0 + timedelta(seconds=i), "model": "gpt-4o", "status": "ok",
+             "messages": [{"role": "user", "content": f"{'fetch' if i % 3 else 'post to'} page {i}"}], "tools": tools,
+             "tool_calls": [{"name": "requests_get" if i % 3 else "requests_post",
+                             "arguments": json.dumps({"url": f"https://example.com/{i}"})}]} for i in range(60)]
+    rows.append({**rows[0], "call_id": "c999", "messages": [{"role": "user", "content": "delete it"}],
+                 "tool_calls": [{"name": "shutil.rmtree", "arguments": "{}"}]})  # a tool the request did not offer
+    calls = conform(pl.DataFrame(rows, infer_schema_length=None))
+    splits, info = make_dataset(calls, "tool_call", DatasetSettings(), seed=7)
+    # one name per tool, the answers' spelling; a tool offered but never called gets the provider's renaming
+    assert info["tools"] == ["os_path_exists", "requests_get", "requests_post", "shutil.rmtree"]
+    assert info["renamed_tools"] == {"os.path.exists": "os_path_exists", "requests.get": "requests_get",
+                                     "requests.post": "requests_post"}
+    assert info["unoffered_tool_calls"] == 1  # shutil.rmtree; requests_get matches the offered requests.get
+    assert set(info["strata"]["train"]) == {"requests_get", "requests_post", "shutil_rmtree"}
+    rec = next(r for s in splits.values() for r in s if r["id"] != "c999")
+    assert json.loads(rec["target"])["name"] in ("requests_get", "requests_post")
+    # the prompt and the OpenAI export offer the names the LLM was offered, once the provider renamed them
+    assert [t["function"]["name"] for t in rec["tools"]] == ["requests_get", "requests_post", "os_path_exists"]
+    assert [t["function"]["name"] for t in openai_record(rec)["tools"]] == [t["function"]["name"] for t in rec["tools"]]

@@ -10,8 +10,8 @@ from slm_toy import (FRUITS, one_thread, tool_corpus, toy_bpe_tokenizer, toy_exa
                      toy_tokenizer)
 
 from fde_toolkit.slm.chat import encode_examples, encode_prompts, stop_token_ids
-from fde_toolkit.slm.decode import (TOOL_HEAD, TOOL_TAIL, answer_ids, choose_labels, generate, generate_tool_calls,
-                                    score_continuations)
+from fde_toolkit.slm.decode import (TOOL_HEAD, TOOL_TAIL, allowed_tool_names, answer_ids, choose_labels, generate,
+                                    generate_tool_calls, score_continuations)
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 LABELS = ["red", "green", "yellow", "purple", "nice colour", "the colour of a plum"]  # multi-token labels too
@@ -137,3 +137,37 @@ def test_answer_records_shows_a_bar_with_the_time_left_only_when_asked(setup, ca
     single_request_latency(model, tok, records[:3], info, cfg, progress=True)
     assert "latency" in capsys.readouterr().err and single_request_latency(model, tok, records[:1], info, cfg)
     assert capsys.readouterr().err == ""
+
+
+def test_allowed_tool_names_are_the_answers_spelling_of_the_tools_a_request_offers():
+    names = ["requests_get", "requests_post", "lookup_policy"]
+    assert allowed_tool_names(names) == names
+    # a request offers tools as it logged them; the answer names them as the provider logged them
+    assert allowed_tool_names(names, ["requests.get", "requests.post"]) == ["requests_get", "requests_post"]
+    # a tool never seen in training gets the provider's renaming; no offered tool: every name
+    assert allowed_tool_names(names, ["requests.get", "weather.now"]) == ["requests_get", "weather_now"]
+    assert allowed_tool_names(names, []) == names and allowed_tool_names([], ["a.b"]) == ["a_b"]
+    # one name per tool: the provider-safe spelling wins over the offered one (an old dataset listed both)
+    assert allowed_tool_names(["requests.get", "requests_get"]) == ["requests_get"]
+    assert allowed_tool_names(["requests.get"]) == ["requests.get"]  # a provider that logs dots keeps them
+
+
+def test_tool_calls_name_only_a_tool_their_request_offered():
+    tok = toy_bpe_tokenizer(tool_corpus())
+    model = toy_model(tok, seed=4)
+    colours = list(FRUITS.values())
+    names = [f"paint_{c}" for c in colours]
+    prompts = encode_prompts(tok, [m for m, _ in toy_examples(8, seed=3)])
+    free = generate_tool_calls(model, tok, prompts, names, max_new_tokens=4)
+    # every request offers all four, spelled with a dot: the answers are the same, spelled as the answers are
+    dotted = [[f"paint.{c}" for c in colours]] * len(prompts)
+    assert generate_tool_calls(model, tok, prompts, names, max_new_tokens=4, offered=dotted) == free
+    # each request offers two: its answer calls one of those two, never a tool of another request
+    offered = [[f"paint.{colours[i % 4]}", f"paint.{colours[(i + 1) % 4]}"] for i in range(len(prompts))]
+    out = generate_tool_calls(model, tok, prompts, names, max_new_tokens=4, offered=offered)
+    for text, own in zip(out, offered):
+        picked = [n for n in names if text.startswith(f"{TOOL_HEAD}{n}{TOOL_TAIL}")]
+        assert len(picked) == 1 and picked[0].replace("_", ".") in own, (text, own)
+    # a tool never seen in training, offered alone, is the answer's tool under the provider's renaming
+    alone = generate_tool_calls(model, tok, prompts[:2], names, max_new_tokens=2, offered=[["paint.blue"]] * 2)
+    assert all(t.startswith(f"{TOOL_HEAD}paint_blue{TOOL_TAIL}") for t in alone), alone

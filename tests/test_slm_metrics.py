@@ -71,3 +71,41 @@ def test_score_by_kind_reports_agreement_and_primary():
     assert M.successes("tool_call", ['{"name":"x","arguments":{"q":1}}'],
                        ['{"name": "x", "arguments": {"q": 1}}']) == [True]
     assert not math.isnan(M.score("json", [None], ['{"a": 1}'])["field_f1"])
+
+
+def test_tool_names_compare_as_the_provider_logs_them():
+    ref = '{"name": "requests_get", "arguments": {"url": "https://a.example"}}'
+    dotted = '{"name": "requests.get", "arguments": {"url": "https://a.example"}}'
+    other = '{"name": "requests.post", "arguments": {"url": "https://a.example"}}'
+    s = M.tool_call_scores([dotted, other], [ref, ref])
+    assert s["name_accuracy"] == 0.5 and s["call_accuracy"] == 0.5
+    assert M.successes("tool_call", [dotted, other], [ref, ref]) == [True, False]
+    assert M.score("tool_call", [dotted], [ref])["agreement"] == 1.0
+
+
+def _call(name: str, **args) -> str:
+    import json
+    return json.dumps({"name": name, "arguments": args})
+
+
+def test_tool_call_breakdown_on_tools_seen_in_training_and_never_seen():
+    train = [_call("requests_get", url="u"), _call("lookup_policy", id=1), "not a call"]
+    seen = M.tools_in(train)
+    assert seen == {"requests_get", "lookup_policy"}
+    refs = [_call("requests_get", url="a"),   # seen: right call
+            _call("requests_get", url="b"),   # seen: right name, wrong arguments
+            _call("lookup_policy", id=2),     # seen: wrong name
+            _call("get_weather", city="Oslo"),  # unseen: right call
+            _call("get_weather", city="Rome"),  # unseen: unreadable prediction
+            "garbage"]                         # an unreadable reference counts nowhere
+    preds = [_call("requests.get", url="a"), _call("requests_get", url="x"), _call("requests_get", id=2),
+             _call("get.weather", city="Oslo"), "{oops", _call("x")]
+    b = M.tool_call_breakdown(preds, refs, seen)
+    assert b["seen"] == {"n": 3, "name_accuracy": pytest.approx(2 / 3), "call_accuracy": pytest.approx(1 / 3)}
+    assert b["unseen"] == {"n": 2, "name_accuracy": 0.5, "call_accuracy": 0.5}
+    # a call of several tools is unseen when any of them is; seen names are normalised too
+    multi = '[{"name": "requests_get", "arguments": {}}, {"name": "get_weather", "arguments": {}}]'
+    assert M.tool_call_breakdown([multi], [multi], {"requests.get"})["unseen"]["n"] == 1
+    assert M.tool_call_breakdown([multi], [multi], {"requests.get", "get_weather"})["seen"]["call_accuracy"] == 1.0
+    empty = M.tool_call_breakdown([], [], set())
+    assert empty["seen"] == {"n": 0, "name_accuracy": None, "call_accuracy": None}

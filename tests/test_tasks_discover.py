@@ -348,3 +348,155 @@ def test_figures_and_explorer_build_from_tasks_json(run) -> None:
     pick.value = other
     assert card.value == task_card(next(t for t in tasks["tasks"] if t["id"] == other))
     assert "<script" not in card.value
+
+
+# ----------------------------------------------------------------------------- per-request tool sets
+
+# (name, description, {parameter: JSON type}, the request, values for the first parameter)
+FUNCTIONS = [
+    ("get_current_weather", "Current weather for a city", {"location": "string", "unit": "string"},
+     "What's the weather like in {v} right now?", ["Boston", "Lisbon", "Osaka", "Denver"]),
+    ("get_forecast", "Weather forecast for the next days", {"city": "string", "days": "integer"},
+     "Will it rain in {v} this week?", ["Oslo", "Lima", "Perth"]),
+    ("search_flights", "Search flights between airports", {"origin": "string", "destination": "string",
+                                                          "date": "string"},
+     "Find me a flight from {v} to Chicago next Friday", ["Seattle", "Miami", "Austin"]),
+    ("book_hotel", "Book a hotel room", {"city": "string", "check_in": "string", "nights": "integer"},
+     "Book a hotel in {v} for three nights", ["Rome", "Paris", "Vienna"]),
+    ("convert_currency", "Convert an amount between currencies", {"amount": "number", "from": "string",
+                                                                 "to": "string"},
+     "How much is 250 {v} in euros?", ["dollars", "yen", "pounds"]),
+    ("get_stock_price", "Latest price of a stock", {"symbol": "string"},
+     "What is {v} trading at?", ["AAPL", "MSFT", "NVDA"]),
+    ("send_email", "Send an email", {"to": "string", "subject": "string", "body": "string"},
+     "Email {v} that the meeting moved to Thursday", ["Dana", "the team", "my manager"]),
+    ("create_calendar_event", "Create a calendar event", {"title": "string", "start": "string",
+                                                         "duration_minutes": "integer"},
+     "Put a {v} on my calendar tomorrow at ten", ["dentist appointment", "team sync", "call with Sam"]),
+    ("set_reminder", "Set a reminder", {"text": "string", "time": "string"},
+     "Remind me to {v} at six", ["call mom", "water the plants", "pay rent"]),
+    ("translate_text", "Translate text", {"text": "string", "target_language": "string"},
+     "Translate 'good morning' into {v}", ["Spanish", "German", "Korean"]),
+    ("search_recipes", "Find recipes", {"ingredients": "array", "max_minutes": "integer"},
+     "Give me a quick recipe with {v}", ["chickpeas", "salmon", "tofu"]),
+    ("get_directions", "Route between two places", {"origin": "string", "destination": "string",
+                                                   "mode": "string"},
+     "How do I get to {v} by bike?", ["the museum", "Central Station", "the airport"]),
+    ("find_restaurants", "Restaurants near a place", {"location": "string", "cuisine": "string"},
+     "Any good {v} restaurants near me?", ["thai", "ramen", "vegan"]),
+    ("play_music", "Play music", {"query": "string", "shuffle": "boolean"},
+     "Play some {v}", ["jazz", "Beatles songs", "lo-fi beats"]),
+    ("order_pizza", "Order a pizza", {"size": "string", "toppings": "array"},
+     "Order a large pizza with {v}", ["mushrooms", "pepperoni", "olives"]),
+    ("track_package", "Where a parcel is", {"tracking_number": "string", "carrier": "string"},
+     "Where is my {v} package?", ["UPS", "FedEx", "DHL"]),
+    ("get_news", "Top headlines", {"topic": "string", "count": "integer"},
+     "What's the latest news about {v}?", ["elections", "the World Cup", "AI chips"]),
+    ("calculate_mortgage", "Monthly mortgage payment", {"principal": "number", "rate": "number",
+                                                       "years": "integer"},
+     "What's the monthly payment on a {v} loan at 6%?", ["300k", "450k", "200k"]),
+    ("lookup_word", "Dictionary definition", {"word": "string"},
+     "What does {v} mean?", ["ephemeral", "laconic", "quixotic"]),
+    ("get_exchange_rates", "Exchange rates for a base currency", {"base": "string"},
+     "Show me today's exchange rates for the {v}", ["dollar", "franc", "krona"]),
+    ("create_todo", "Add a to-do item", {"title": "string", "due": "string"},
+     "Add '{v}' to my to-do list", ["renew passport", "buy milk", "file taxes"]),
+    ("get_movie_showtimes", "Showtimes at nearby cinemas", {"movie": "string", "location": "string"},
+     "When is {v} playing tonight?", ["Dune", "Oppenheimer", "Barbie"]),
+    ("check_availability", "Free slots of a person", {"person": "string", "date": "string"},
+     "Is {v} free on Tuesday afternoon?", ["Alex", "Priya", "Jordan"]),
+    ("query_database", "Run a read-only SQL query", {"sql": "string"},
+     "How many {v} signed up last month?", ["customers", "trial users", "partners"]),
+    ("get_time_zone", "Local time in a city", {"city": "string"},
+     "What time is it in {v}?", ["Tokyo", "Nairobi", "Sydney"]),
+    ("search_web", "Search the web", {"query": "string", "num_results": "integer"},
+     "Look up reviews of the {v}", ["Pixel 9", "Model Y", "Kindle"]),
+    ("rent_car", "Reserve a rental car", {"city": "string", "pickup_date": "string", "car_class": "string"},
+     "Rent me an SUV in {v} for the weekend", ["Phoenix", "Dublin", "Calgary"]),
+    ("get_sports_scores", "Latest scores", {"team": "string"},
+     "Did the {v} win last night?", ["Lakers", "Yankees", "Celtics"]),
+    ("control_thermostat", "Set the thermostat", {"temperature": "number", "room": "string"},
+     "Set the {v} to 21 degrees", ["living room", "bedroom", "office"]),
+    ("get_nutrition_facts", "Nutrition facts of a food", {"food": "string", "grams": "number"},
+     "How many calories are in 100 grams of {v}?", ["rice", "almonds", "avocado"]),
+]
+
+
+def per_request_tool_calls(n_sets: int = 50, per_set: int = 3, seed: int = 9, start: int = 0) -> pl.DataFrame:
+    """A generic function-calling agent: one prompt, each request offering its own three functions
+    (OpenAI schemas), the answer calling one of them. `n_sets` distinct tool sets, `per_set` calls each."""
+    r = random.Random(seed)
+    sets: list[tuple[int, ...]] = []
+    while len(sets) < n_sets:
+        s = tuple(sorted(r.sample(range(len(FUNCTIONS)), 3)))
+        if s not in sets:
+            sets.append(s)
+    rows = []
+    for k, s in enumerate(sets):
+        schemas = [{"type": "function", "function": {
+            "name": FUNCTIONS[i][0], "description": FUNCTIONS[i][1],
+            "parameters": {"type": "object", "properties": {p: {"type": t} for p, t in FUNCTIONS[i][2].items()},
+                           "required": [next(iter(FUNCTIONS[i][2]))]}}} for i in s]
+        for j in range(per_set):
+            name, _, params, ask, values = FUNCTIONS[s[j % 3]]
+            v = r.choice(values)
+            rows.append({
+                "call_id": f"fc-{start + len(rows):05d}", "model": "gpt-4o",
+                "messages": [{"role": "system", "content": "You are a helpful assistant with access to functions. "
+                                                           f"Use them when needed. Today is 2026-03-{1 + k % 28:02d}."},
+                             {"role": "user", "content": ask.format(v=v)}],
+                "tools": json.dumps(schemas), "response_text": None,
+                "tool_calls": [{"name": name, "arguments": json.dumps({next(iter(params)): v})}],
+                "input_tokens": 180, "output_tokens": 24, "latency_ms": 400.0 + 10 * j, "cost_usd": 0.0004,
+                "status": "ok", "workload_id": None})
+    schema = {"messages": pl.List(pl.Struct({"role": pl.String, "content": pl.String})),
+              "tool_calls": pl.List(pl.Struct({"name": pl.String, "arguments": pl.String})), "tools": pl.String,
+              "response_text": pl.String, "workload_id": pl.String}
+    return conform(pl.DataFrame(rows, schema_overrides=schema)
+                   .with_columns(pl.lit("2026-03-01T00:00:00").str.to_datetime(time_zone="UTC").alias("timestamp")))
+
+
+def test_a_function_calling_step_over_many_tool_sets_is_one_task(run) -> None:
+    _, before, truth, _ = run
+    calls, _ = synthetic_calls()
+    generic = per_request_tool_calls()
+    assert generic["tools"].n_unique() == 50 and generic.height == 150
+    assignments, tasks = discover_tasks(pl.concat([calls, generic]), TasksConfig(seed=5), BagOfWords())
+    mine = assignments.filter(pl.col("call_id").str.starts_with("fc-"))
+    assert mine["task_id"].n_unique() == 1  # not one task per tool set, nor per function
+    tid = mine["task_id"][0]
+    assert assignments.filter(pl.col("task_id") == tid).height == 150  # and nothing else in it
+    task = next(t for t in tasks["tasks"] if t["id"] == tid)
+    assert task["output_kind"] == "tool_call" and task["per_request_tools"] and task["tool_sets"] == 50
+    assert task["name"].startswith("tool calls over 50 tool sets: ")
+    called = set(generic["tool_calls"].list.first().struct.field("name").to_list())
+    assert task["n_tools"] == len(called) > 20 and len(task["tools"]) == 20 and set(task["tools"]) <= called
+    step = next(s for s in tasks["steps"] if s["id"] in task["steps"])
+    assert step["per_request_tools"] and step["tool_sets"] == 50 and len(step["tools_offered"]) == 20
+    assert "bring their own tools" in tasks["explanation"]
+    from fde_toolkit.tasks.explorer import task_card
+    assert f"{len(called)} tools over 50 tool sets" in task_card(task)
+    # the step with one fixed tool set is what it was, and so is every other task
+    assert tasks["k"] == before["k"] + 1
+    fixed = next(t for t in tasks["tasks"] if t["output_kind"] == "tool_call" and t["id"] != tid)
+    assert fixed["name"] == next(t["name"] for t in before["tasks"] if t["output_kind"] == "tool_call")
+    assert not fixed["per_request_tools"] and fixed["tool_sets"] == 1 and fixed["n_tools"] == 2
+    old = assignments.join(_truth_frame(truth), on="call_id").group_by("kind").agg(pl.col("task_id").n_unique())
+    assert old.height == len(set(truth.values()))
+    again = before["tasks"]
+    assert sorted(t["calls"] for t in tasks["tasks"] if t["id"] != tid) == sorted(t["calls"] for t in again)
+
+
+def test_a_few_fixed_tool_sets_still_split_a_shared_prompt() -> None:
+    from fde_toolkit.tasks.steps import per_request_tool_families
+
+    def sig(sizes: list[int]) -> pl.DataFrame:
+        return pl.DataFrame({"family": ["f"] * sum(sizes) + ["g"] * 5,
+                             "tools": [f"tool_{i}a,tool_{i}b" for i, n in enumerate(sizes) for _ in range(n)]
+                             + [""] * 5})
+
+    assert per_request_tool_families(sig([400, 300, 250])) == []  # three agents behind one prompt
+    assert per_request_tool_families(sig([40, 30])) == []  # two tool sets never merge for being small
+    assert per_request_tool_families(sig([5, 3, 2])) == ["f"]  # most tool sets with few calls
+    assert per_request_tool_families(sig([100] * 9)) == ["f"]  # more tool sets than a step would have
+    assert per_request_tool_families(sig([500, 400, 3, 2, 1])) == ["f"]  # a long tail of one-off tool sets

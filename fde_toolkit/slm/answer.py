@@ -17,6 +17,7 @@ import numpy as np
 from fde_toolkit.slm.chat import Message, few_shot_messages, prompt_messages
 from fde_toolkit.slm.config import FinetuneConfig
 from fde_toolkit.slm.decode import examples_bar, predict
+from fde_toolkit.slm.tools import offered_tool_names
 
 Shots = list[tuple[list[Message], str]]
 
@@ -74,7 +75,8 @@ def answer_records(model, tok, records: Sequence[dict[str, Any]], info: dict[str
     t0 = time.perf_counter()
     preds = predict(model, tok, convs, _kind(info), labels=info.get("labels"), tool_names=info.get("tools"),
                     max_new_tokens=cfg.evaluate.max_new_tokens, batch_size=cfg.evaluate.batch_size,
-                    label_decoding=cfg.evaluate.label_decoding, progress=progress)
+                    label_decoding=cfg.evaluate.label_decoding, progress=progress,
+                    offered_tools=_offered(records))
     dt = time.perf_counter() - t0
     return {"predictions": preds, "seconds": round(dt, 3), "examples_per_s": len(records) / dt if dt > 0 else None}
 
@@ -86,11 +88,11 @@ def single_request_latency(model, tok, records: Sequence[dict[str, Any]], info: 
     convs = conversations(records, cfg, shots, system_prompt)
     times = []
     with examples_bar(progress, len(convs), "latency") as bar:
-        for c in convs:
+        for c, offered in zip(convs, _offered(records)):
             t0 = time.perf_counter()
             predict(model, tok, [c], _kind(info), labels=info.get("labels"), tool_names=info.get("tools"),
                     max_new_tokens=cfg.evaluate.max_new_tokens, batch_size=1,
-                    label_decoding=cfg.evaluate.label_decoding)
+                    label_decoding=cfg.evaluate.label_decoding, offered_tools=[offered])
             times.append((time.perf_counter() - t0) * 1000)
             bar.update(1)
     if not times:
@@ -98,6 +100,11 @@ def single_request_latency(model, tok, records: Sequence[dict[str, Any]], info: 
     a = np.asarray(times)
     return {"p50": round(float(np.percentile(a, 50)), 2), "p95": round(float(np.percentile(a, 95)), 2),
             "mean": round(float(a.mean()), 2)}
+
+
+def _offered(records: Sequence[dict[str, Any]]) -> list[list[str]]:
+    """The tools each request offered: a tool call names one of its own request's tools."""
+    return [offered_tool_names(r.get("tools")) for r in records]
 
 
 def _kind(info: dict[str, Any]) -> str:

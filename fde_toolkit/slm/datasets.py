@@ -6,6 +6,9 @@
 
 The same normalised input (case, whitespace) never lands in two splits; splits are stratified by
 label (label tasks) or tool name (tool-call tasks) and capped proportionally within each stratum.
+Tool names are matched by `tools.tool_key` and spelled the way the logged answers spell them (an
+offered `requests.get` is the `requests_get` the provider logged): in the targets, in the tool
+schemas of the records (what the LLM was offered once the provider renamed them) and in dataset.json.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import polars as pl
 
 from fde_toolkit import FdeError
 from fde_toolkit.slm.config import DatasetSettings
+from fde_toolkit.slm.tools import answer_spelling, offered_tool_names, respell, respell_tools, tool_key
 from fde_toolkit.step import StepOutputs, StepResult, run_step
 
 KINDS = ("label", "json", "tool_call", "text")
@@ -39,15 +43,18 @@ def _digest(text: str, seed: int | str = "") -> str:
     return hashlib.blake2b(f"{seed}\x1f{text}".encode(), digest_size=8).hexdigest()
 
 
-def render_tool_calls(calls: list[dict[str, Any]] | None) -> str:
-    """Logged tool calls as the answer an SLM emits: {"name": ..., "arguments": {...}} (a list if several)."""
+def render_tool_calls(calls: list[dict[str, Any]] | None, spelling: dict[str, str] | None = None) -> str:
+    """Logged tool calls as the answer an SLM emits: {"name": ..., "arguments": {...}} (a list if several).
+
+    With `spelling` (tools.answer_spelling) every name is spelled the one way the answers spell its tool."""
     out = []
     for c in calls or []:
         try:
             args = orjson.loads(c.get("arguments") or "{}")
         except orjson.JSONDecodeError:
             args = c.get("arguments")
-        out.append({"name": c.get("name"), "arguments": args})
+        name = c.get("name")
+        out.append({"name": respell(name, spelling) if spelling is not None and name else name, "arguments": args})
     if not out:
         return ""
     return json.dumps(out[0] if len(out) == 1 else out, ensure_ascii=False)
@@ -78,16 +85,27 @@ def _is_json_object(text: str) -> bool:
         return False
 
 
-def task_examples(calls: pl.DataFrame, kind: str) -> pl.DataFrame:
+def tool_spelling(calls: pl.DataFrame) -> dict[str, str]:
+    """tool_key -> the name the answers use, over the tools these calls offered and called."""
+    offered = [n for t in calls["tools"].drop_nulls().unique().to_list() for n in offered_tool_names(t)]
+    called = calls["tool_calls"].list.eval(pl.element().struct.field("name")).explode().drop_nulls().to_list()
+    return answer_spelling(offered, called)
+
+
+def task_examples(calls: pl.DataFrame, kind: str, spelling: dict[str, str] | None = None) -> pl.DataFrame:
     """One row per distinct (normalised input, answer) of successful calls with an answer.
 
     Columns: id, messages, tools, tool_calls, target, stratum, group, calls, cost_usd, latency_ms,
-    input_tokens, output_tokens. `group` identifies the normalised input; `calls` counts duplicates."""
+    input_tokens, output_tokens. `group` identifies the normalised input; `calls` counts duplicates.
+    Tool-call targets spell tool names by `spelling` (default: tool_spelling of the successful calls);
+    their stratum is the first called tool's key."""
     if kind not in KINDS:
         raise FdeError(f"Unknown output kind {kind!r}; expected one of {', '.join(KINDS)}.")
     ok = calls.filter(pl.col("status").is_null() | (pl.col("status") == "ok"))
     if kind == "tool_call":
-        target = pl.Series("target", [render_tool_calls(c) for c in ok["tool_calls"].to_list()], dtype=pl.String)
+        spelling = tool_spelling(ok) if spelling is None else spelling
+        target = pl.Series("target", [render_tool_calls(c, spelling) for c in ok["tool_calls"].to_list()],
+                           dtype=pl.String)
         ok = ok.with_columns(target)
         target = pl.col("target")
     else:
@@ -102,7 +120,7 @@ def task_examples(calls: pl.DataFrame, kind: str) -> pl.DataFrame:
     if kind == "label":
         stratum = pl.col("target")
     elif kind == "tool_call":
-        stratum = pl.col("tool_calls").list.first().struct.field("name")
+        stratum = pl.col("tool_calls").list.first().struct.field("name").map_elements(tool_key, return_dtype=pl.String)
     else:
         stratum = pl.lit(None, dtype=pl.String)
     ex = ex.with_columns(stratum.alias("stratum"))
@@ -164,13 +182,15 @@ def _tools_list(tools: str | None) -> list[dict] | None:
     return v if isinstance(v, list) else None
 
 
-def to_records(df: pl.DataFrame) -> list[dict[str, Any]]:
-    """Example rows as the dicts written to the split files."""
+def to_records(df: pl.DataFrame, spelling: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    """Example rows as the dicts written to the split files; with `spelling`, the offered tools are
+    named the way the answers name them."""
     out = []
     for r in df.iter_rows(named=True):
+        tools = _tools_list(r["tools"])
         out.append({
             "id": r["id"], "messages": [{"role": m["role"], "content": m["content"] or ""} for m in r["messages"]],
-            "tools": _tools_list(r["tools"]),
+            "tools": respell_tools(tools, spelling) if spelling is not None else tools,
             "tool_calls": [dict(c) for c in (r["tool_calls"] or [])] or None,
             "target": r["target"], "stratum": r["stratum"], "calls": r["calls"],
             "cost_usd": r["cost_usd"], "latency_ms": r["latency_ms"],
@@ -200,7 +220,9 @@ def make_dataset(calls: pl.DataFrame, kind: str | None, settings: DatasetSetting
 
     `kind` is the task's output kind (label, json, tool_call, text); None infers it from the calls."""
     kind = kind or infer_kind(calls)
-    ex = task_examples(calls, kind)
+    spelling = (tool_spelling(calls.filter(pl.col("status").is_null() | (pl.col("status") == "ok")))
+                if kind == "tool_call" else None)
+    ex = task_examples(calls, kind, spelling)
     distinct = ex.height
     ex = cap_examples(ex, settings.max_examples, seed)
     ex = split_examples(ex, settings.val_fraction, settings.test_fraction, seed)
@@ -214,24 +236,33 @@ def make_dataset(calls: pl.DataFrame, kind: str | None, settings: DatasetSetting
     conflicting = ex.group_by("group").agg(pl.col("target").n_unique().alias("n")).filter(pl.col("n") > 1).height
     n_ok = calls.filter(pl.col("status").is_null() | (pl.col("status") == "ok")).height
     labels = sorted(ex["target"].unique().to_list()) if kind == "label" else []
-    tools: set[str] = set()
-    for t in ex["tools"].drop_nulls().unique().to_list():
-        for spec in _tools_list(t) or []:
-            name = (spec.get("function") or spec).get("name")
-            if name:
-                tools.add(name)
-    if kind == "tool_call":  # names called but never offered in a logged schema still count
-        tools |= set(ex["stratum"].drop_nulls().to_list())
+    # tools by the names the answers use; names called but never offered in a logged schema still count
+    offered = sorted({n for t in ex["tools"].drop_nulls().unique().to_list() for n in offered_tool_names(t)})
+    spelled = spelling if spelling is not None else answer_spelling(offered, [])
+    tools = set(spelled.values()) if kind == "tool_call" else {respell(n, spelled) for n in offered}
+    renamed = {n: respell(n, spelled) for n in offered if respell(n, spelled) != n}
     summary = {
         "output_kind": kind, "calls": calls.height, "ok_calls": n_ok, "distinct_examples": distinct,
         "kept_examples": ex.height, "conflicting_inputs": conflicting,
         "splits": {s: splits[s].height for s in SPLITS},
         "strata": ({s: dict(sorted(_stratum_counts(splits[s]["stratum"]).items())) for s in SPLITS}
                    if kind in ("label", "tool_call") else {}),
-        "labels": labels, "tools": sorted(tools), "seed": seed, "settings": settings.model_dump(mode="json"),
+        "labels": labels, "tools": sorted(tools), "renamed_tools": renamed,
+        "unoffered_tool_calls": _unoffered(ex) if kind == "tool_call" else 0,
+        "seed": seed, "settings": settings.model_dump(mode="json"),
         "leakage_check": "no normalised input in two splits",
     }
-    return {s: to_records(splits[s]) for s in SPLITS}, summary
+    return {s: to_records(splits[s], spelling) for s in SPLITS}, summary
+
+
+def _unoffered(ex: pl.DataFrame) -> int:
+    """Examples whose target calls a tool its request did not offer (requests that offered tools only)."""
+    n = 0
+    for tools, calls in zip(ex["tools"].to_list(), ex["tool_calls"].to_list()):
+        offered = {tool_key(t) for t in offered_tool_names(tools)}
+        if offered and any(tool_key(c["name"]) not in offered for c in calls or []):
+            n += 1
+    return n
 
 
 def _stratum_counts(col: pl.Series) -> dict[str, int]:

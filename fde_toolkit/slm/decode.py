@@ -4,6 +4,7 @@
     labels = choose_labels(model, tok, prompts, ["refund", "claim_status"], mode="score")
     texts = generate(model, tok, prompts, max_new_tokens=128)         # free text / JSON, greedy
     calls = generate_tool_calls(model, tok, prompts, ["lookup_policy", ...])
+    calls = generate_tool_calls(model, tok, prompts, names, offered=[["requests.get", ...], ...])  # per request
     answers = predict(model, tok, conversations, kind="label", labels=[...])
     answers = predict(..., progress="evaluating t03")             # a tqdm bar over the examples, with the time left
 
@@ -11,6 +12,8 @@ A free-running small model invents labels; scoring the allowed ones (or decoding
 Every function that answers prompts takes `progress`: False (the default: no output), True or a
 description (a tqdm.auto bar over the examples with the time left: a line in a terminal, a widget in
 a notebook), or a bar already open (anything with update(n)), which its owner closes.
+Tool names are matched by `tools.tool_key`: the names a specialist may answer with are the ones the
+logged answers use (`requests_get`), whichever spelling a request offered (`requests.get`).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import numpy as np
 import torch
 
 from fde_toolkit.slm.chat import Message, encode_examples, encode_prompts, stop_token_ids
+from fde_toolkit.slm.tools import tool_key
 
 TOOL_HEAD = '{"name": "'
 TOOL_TAIL = '", "arguments":'
@@ -202,11 +206,52 @@ def choose_labels(model, tok, prompts: Sequence[list[int]], labels: Sequence[str
     return [labels[i] for i in choose_sequences(model, tok, prompts, seqs, mode, batch_size, progress)]
 
 
+def allowed_tool_names(tool_names: Sequence[str], offered: Sequence[str] | None = None) -> list[str]:
+    """The names an answer may call: `tool_names` (the answers' spellings), one per tool_key (the
+    provider-safe spelling when both are given, else the first); with `offered` (the tools one request
+    offers, as it logged them) only those, each spelled as in `tool_names`, or by its key when
+    `tool_names` lacks it (a tool never seen in training). No offered tool: all of `tool_names`."""
+    known: dict[str, str] = {}
+    for n in tool_names:
+        k = tool_key(n)
+        if k not in known or (n == k and known[k] != k):
+            known[k] = n
+    if not offered:
+        return list(known.values())
+    keys = {tool_key(o) for o in offered}
+    out = [n for k, n in known.items() if k in keys]
+    for o in offered:
+        if tool_key(o) not in known and tool_key(o) not in out:
+            out.append(tool_key(o))
+    return out
+
+
 def generate_tool_calls(model, tok, prompts: Sequence[list[int]], tool_names: Sequence[str], max_new_tokens: int = 128,
-                        batch_size: int = 8, progress: Progress = False) -> list[str]:
-    """Tool calls as {"name": ..., "arguments": {...}}: the name scored among the offered tools, the
-    arguments generated freely after it. The progress bar counts an example when its arguments are
-    done (choosing the name takes a fraction of that time)."""
+                        batch_size: int = 8, offered: Sequence[Sequence[str] | None] | None = None,
+                        progress: Progress = False) -> list[str]:
+    """Tool calls as {"name": ..., "arguments": {...}}: the name scored among the allowed tools, the
+    arguments generated freely after it. `offered` (one list per prompt) narrows each prompt's names to
+    the tools its request offered (allowed_tool_names). The progress bar counts an example when its
+    arguments are done (choosing the name takes a fraction of that time)."""
+    if offered is None:
+        return _tool_calls_among(model, tok, prompts, allowed_tool_names(tool_names), max_new_tokens, batch_size,
+                                 progress)
+    groups: dict[tuple[str, ...], list[int]] = {}
+    for i, o in enumerate(offered):
+        groups.setdefault(tuple(allowed_tool_names(tool_names, o)), []).append(i)
+    out: list[str] = [""] * len(prompts)
+    with examples_bar(progress, len(prompts)) as bar:
+        for names, idx in groups.items():
+            part = [prompts[i] for i in idx]
+            texts = (_tool_calls_among(model, tok, part, list(names), max_new_tokens, batch_size, bar) if names
+                     else generate(model, tok, part, max_new_tokens, batch_size, progress=bar))  # no tool offered
+            for i, text in zip(idx, texts):
+                out[i] = text
+    return out
+
+
+def _tool_calls_among(model, tok, prompts: Sequence[list[int]], tool_names: Sequence[str], max_new_tokens: int,
+                      batch_size: int, progress: Progress = False) -> list[str]:
     texts = [f"{TOOL_HEAD}{n}{TOOL_TAIL}" for n in tool_names]
     seqs = [tok(t, add_special_tokens=False)["input_ids"] for t in texts]
     head = seqs[0]
@@ -230,9 +275,11 @@ def label_mode(setting: str, n_labels: int) -> str:
 
 def predict(model, tok, conversations: Sequence[list[Message]], kind: str, labels: Sequence[str] | None = None,
             tool_names: Sequence[str] | None = None, max_new_tokens: int = 256, batch_size: int = 8,
-            label_decoding: str = "auto", progress: Progress = False) -> list[str]:
+            label_decoding: str = "auto", offered_tools: Sequence[Sequence[str] | None] | None = None,
+            progress: Progress = False) -> list[str]:
     """The SLM's answer to each conversation, decoded the way the output kind calls for.
 
+    `offered_tools` (one list of names per conversation) limits each tool call to its request's tools.
     `progress`: False (no output), True or a description: a tqdm bar over the conversations with
     the time left; or an open bar to advance."""
     prompts = encode_prompts(tok, conversations)
@@ -240,7 +287,7 @@ def predict(model, tok, conversations: Sequence[list[Message]], kind: str, label
         if kind == "label" and labels:
             return choose_labels(model, tok, prompts, list(labels), label_mode(label_decoding, len(labels)),
                                  batch_size, progress=bar)
-        if kind == "tool_call" and tool_names:
-            return generate_tool_calls(model, tok, prompts, list(tool_names), max_new_tokens, batch_size,
-                                       progress=bar)
+        if kind == "tool_call" and (tool_names or (offered_tools and any(offered_tools))):
+            return generate_tool_calls(model, tok, prompts, list(tool_names or []), max_new_tokens, batch_size,
+                                       offered=offered_tools, progress=bar)
         return generate(model, tok, prompts, max_new_tokens, batch_size, progress=bar)

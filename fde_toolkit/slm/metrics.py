@@ -3,19 +3,23 @@
     label_scores(preds, refs)        # accuracy, macro_f1
     json_scores(preds, refs)         # validity, field_f1, exact
     tool_call_scores(preds, refs)    # name_accuracy, call_accuracy (arguments compared as parsed JSON)
+    tool_call_breakdown(preds, refs, seen_tools=tools_in(train_targets))   # the same on seen / unseen tools
     chrf(hyp, ref), corpus_chrf(hyps, refs)   # character n-gram F-score (chrF2, 0-100), for free text
     score(kind, preds, refs)         # the kind's metrics, `agreement` with the LLM and per-example `success`
 
 The reference is what the LLM answered, so `agreement` is the share of answers equivalent to it:
 same label; same parsed JSON; same tool and arguments; chrF at or above a threshold for text.
+Tool names compare by `tools.tool_key`: a predicted `requests.get` is the reference `requests_get`.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any, Sequence
+from typing import Any, Iterable, Sequence
 
 import orjson
+
+from fde_toolkit.slm.tools import tool_key
 
 # ----------------------------------------------------------------------------- labels and exact match
 
@@ -134,6 +138,14 @@ def parse_tool_calls(text: str | None) -> list[tuple[str, Any]] | None:
     return out
 
 
+def _same_names(pc: list[tuple[str, Any]], rc: list[tuple[str, Any]]) -> bool:
+    return [tool_key(x[0]) for x in pc] == [tool_key(x[0]) for x in rc]
+
+
+def _same_calls(pc: list[tuple[str, Any]], rc: list[tuple[str, Any]]) -> bool:
+    return _same_names(pc, rc) and [_canon(x[1]) for x in pc] == [_canon(x[1]) for x in rc]
+
+
 def tool_call_scores(preds: Sequence[str], refs: Sequence[str]) -> dict[str, float]:
     """validity, name_accuracy (same tool names in order), call_accuracy (names and parsed arguments)."""
     n = len(refs)
@@ -147,11 +159,37 @@ def tool_call_scores(preds: Sequence[str], refs: Sequence[str]) -> dict[str, flo
         valid += 1
         if rc is None:
             continue
-        if [x[0] for x in pc] == [x[0] for x in rc]:
+        if _same_names(pc, rc):
             names += 1
-            if [_canon(x[1]) for x in pc] == [_canon(x[1]) for x in rc]:
-                calls += 1
+            calls += _same_calls(pc, rc)
     return {"validity": valid / n, "name_accuracy": names / n, "call_accuracy": calls / n}
+
+
+def tools_in(targets: Iterable[str | None]) -> set[str]:
+    """The tools (by tool_key) that tool-call answers call: the seen tools of a train split's targets."""
+    return {tool_key(name) for t in targets for name, _ in (parse_tool_calls(t) or [])}
+
+
+def tool_call_breakdown(preds: Sequence[str], refs: Sequence[str], seen_tools: set[str]) -> dict[str, dict[str, Any]]:
+    """name_accuracy and call_accuracy apart on the test calls whose reference tools were all seen in
+    training (`seen_tools`, e.g. tools_in(train targets)) and on those calling a tool never seen.
+
+    {"seen": {"n", "name_accuracy", "call_accuracy"}, "unseen": {...}}; names compare by tool_key; an
+    accuracy is None where n is 0; references that do not parse are in neither group."""
+    seen = {tool_key(t) for t in seen_tools}
+    counts = {g: {"n": 0, "names": 0, "calls": 0} for g in ("seen", "unseen")}
+    for p, r in zip(preds, refs):
+        rc = parse_tool_calls(r)
+        if not rc:
+            continue
+        c = counts["seen" if all(tool_key(name) in seen for name, _ in rc) else "unseen"]
+        c["n"] += 1
+        pc = parse_tool_calls(p)
+        if pc is not None and _same_names(pc, rc):
+            c["names"] += 1
+            c["calls"] += _same_calls(pc, rc)
+    return {g: {"n": c["n"], "name_accuracy": c["names"] / c["n"] if c["n"] else None,
+                "call_accuracy": c["calls"] / c["n"] if c["n"] else None} for g, c in counts.items()}
 
 
 # ----------------------------------------------------------------------------- chrF
@@ -223,8 +261,7 @@ def successes(kind: str, preds: Sequence[str], refs: Sequence[str], text_success
         out = []
         for p, r in zip(preds, refs):
             pc, rc = parse_tool_calls(p), parse_tool_calls(r)
-            out.append(pc is not None and rc is not None and [x[0] for x in pc] == [x[0] for x in rc]
-                       and [_canon(x[1]) for x in pc] == [_canon(x[1]) for x in rc])
+            out.append(pc is not None and rc is not None and _same_calls(pc, rc))
         return out
     return [chrf(p, r) >= text_success_chrf for p, r in zip(preds, refs)]
 

@@ -19,7 +19,7 @@ from fde_toolkit.tasks.naming import task_name, top_terms
 from fde_toolkit.tasks.project import RequestVectors
 from fde_toolkit.tasks.ranking import ranking_note, value_rank
 from fde_toolkit.tasks.readiness import TaskFacts, readiness
-from fde_toolkit.tasks.steps import output_kind
+from fde_toolkit.tasks.steps import TOP_TOOLS, output_kind
 
 MAP_POINTS = 2000
 TERMS_SAMPLE = 3000
@@ -46,6 +46,7 @@ def _stats(sig: pl.DataFrame) -> dict[str, dict]:
         pl.col("latency_ms").quantile(0.95, "linear").alias("latency_p95_ms"),
         (pl.col("status") != "ok").mean().alias("error_rate"),
         pl.col("req_id").n_unique().alias("distinct_requests"),
+        pl.col("tool_set").filter(pl.col("tool_set") != "").n_unique().alias("tool_sets"),
     )
     return {r["task_id"]: r for r in df.iter_rows(named=True)}
 
@@ -171,8 +172,10 @@ def describe_tasks(calls: pl.DataFrame | pl.LazyFrame, sig: pl.DataFrame, reqs: 
         tools_called: list[str] = []
         for sid in sids:
             tools_called += [t for t in step_rows[sid]["tools_called"] if t not in tools_called]
+        per_request = any(step_rows[sid]["per_request_tools"] for sid in sids)
         name = task_name(kind, terms[tid], labels=srow["labels"], n_labels=srow["n_labels"],
-                         json_keys=srow["json_keys"], tools=tools_called)
+                         json_keys=srow["json_keys"], tools=tools_called,
+                         tool_sets=s["tool_sets"] if per_request else None)
         out_tasks.append({
             "id": tid, "name": config.renames.get(tid, name), "auto_name": name,
             "level": "kind of request" if any(sid in split_steps for sid in sids) else "step",
@@ -189,7 +192,10 @@ def describe_tasks(calls: pl.DataFrame | pl.LazyFrame, sig: pl.DataFrame, reqs: 
             "output_kind": kind,
             "labels": srow["labels"][:20] if kind == "label" else [],
             "json_keys": srow["json_keys"] if kind == "json" else [],
-            "tools": tools_called,
+            "tools": tools_called[:TOP_TOOLS],
+            "n_tools": len(tools_called),
+            "tool_sets": s["tool_sets"],
+            "per_request_tools": per_request,
             "distinct_requests": s["distinct_requests"],
             "similarity_to_centre": round(similarity, 4) if similarity is not None else None,
             "determinism": round(determinism, 4) if determinism is not None else None,
@@ -211,13 +217,17 @@ def describe_tasks(calls: pl.DataFrame | pl.LazyFrame, sig: pl.DataFrame, reqs: 
         step_list.append({
             "id": r["step_id"], "calls": r["calls"], "output_kind": r["kind"], "split_by_request": r["split"],
             "template": r["template_excerpt"], "template_family": r["family"],
-            "tools_offered": r["tools"].split(",") if r["tools"] else [], "workload_tag": r["tag"] or None,
+            "tools_offered": r["tools_offered"], "tool_sets": r["tool_sets"],
+            "per_request_tools": r["per_request_tools"], "workload_tag": r["tag"] or None,
             "k": sp.k, "k_pinned": sp.pinned, "curve": sp.curve, "why": sp.reason,
             "tasks": list(task_of_step.get(r["step_id"], [])),
         })
     n_split = sum(s["split_by_request"] for s in step_list)
+    n_loose = sum(s["per_request_tools"] for s in step_list)
     explanation = (
         f"{sig.height:,} calls form {len(step_list)} workflow step(s) by prompt template, tool set and output shape. "
+        + (f"In {n_loose} step(s) the requests bring their own tools (many tool sets, few calls each): the tool set "
+           "does not split them. " if n_loose else "")
         + (f"{n_split} step(s) with open-ended outputs were split by kind of request "
            "(k-means on neighbour-smoothed request embeddings; k chosen by the silhouette curve). " if n_split else "")
         + f"{len(out_tasks)} task(s) in all"

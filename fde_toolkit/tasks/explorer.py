@@ -42,7 +42,9 @@ def task_card(t: dict[str, Any]) -> str:
         ("output", t["output_kind"].replace("_", " ")
          + (f": {', '.join(t['labels'][:8])}" if t.get("labels") else "")
          + (f": {', '.join(t['json_keys'][:8])}" if t.get("json_keys") else "")
-         + (f": {', '.join(t['tools'][:8])}" if t.get("tools") else "")),
+         + (f": {', '.join(t['tools'][:8])}" if t.get("tools") else "")
+         + (f" ({t['n_tools']:,} tools over {t['tool_sets']:,} tool sets, each request offering its own)"
+            if t.get("per_request_tools") else "")),
         ("determinism", num.share(t.get("determinism"))),
         ("distinct requests", f"{t['distinct_requests']:,}"),
         ("steps", ", ".join(t["steps"]) + f" ({t['level']})"),

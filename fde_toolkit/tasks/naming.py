@@ -2,6 +2,7 @@
 
     terms = top_terms(docs, classes, weights)   # {class: [term, ...]} most distinctive first
     task_name("label", terms, labels=[...])     # "classify (14 labels): claim_status / file_new_claim"
+    task_name("tool_call", terms, tool_sets=50) # "tool calls over 50 tool sets: weather / flights"
 """
 
 from __future__ import annotations
@@ -71,13 +72,19 @@ def top_terms(docs: list[str], classes: list[int], weights: list[float] | None =
 
 
 def task_name(kind: str, terms: list[str], labels: list[str] | None = None, n_labels: int = 0,
-              json_keys: list[str] | None = None, tools: list[str] | None = None) -> str:
-    """A short readable name: what the task does, then what it is about."""
+              json_keys: list[str] | None = None, tools: list[str] | None = None,
+              tool_sets: int | None = None) -> str:
+    """A short readable name: what the task does, then what it is about.
+
+    `tool_sets` is given for a tool-call task whose requests bring their own tools: its name counts
+    the tool sets and says what the requests are about (no two tools stand for it)."""
+    about = " / ".join(terms[:2]) if terms else "misc"
     if kind == "label" and labels:
         return f"classify ({n_labels} labels): " + " / ".join(labels[:2])
     if kind == "json" and json_keys:
         return "extract JSON: " + ", ".join(json_keys[:3]) + (", …" if len(json_keys) > 3 else "")
+    if kind == "tool_call" and tool_sets is not None:
+        return f"tool calls over {tool_sets} tool sets: {about}"
     if kind == "tool_call" and tools:
         return "tool: " + " / ".join(tools[:2]) + (" / …" if len(tools) > 2 else "")
-    about = " / ".join(terms[:2]) if terms else "misc"
     return f"{KIND_VERB.get(kind, kind)}: {about}"
