@@ -71,3 +71,22 @@ def test_score_by_kind_reports_agreement_and_primary():
     assert M.successes("tool_call", ['{"name":"x","arguments":{"q":1}}'],
                        ['{"name": "x", "arguments": {"q": 1}}']) == [True]
     assert not math.isnan(M.score("json", [None], ['{"a": 1}'])["field_f1"])
+
+
+def test_per_example_helpers_are_what_the_shares_average():
+    refs = ['{"a": 1, "b": 2}', '{"a": 1}', '{"k": [1, 2]}']
+    preds = ['{"b": 2, "a": 1}', '{"a": 2, "c": 3}', 'not json']
+    ex = M.json_example_scores(preds, refs)
+    # exact, then no leaf shared (0 of 2 and 1), then unparsable
+    assert ex == {"validity": [True, True, False], "field_f1": [1.0, 0.0, 0.0], "exact": [True, False, False]}
+    ref = '{"name": "a", "arguments": {"x": 1}}'
+    tc = M.tool_call_example_scores(['{"name": "a", "arguments": {"x": 2}}', ref, "nope"], [ref] * 3)
+    assert tc == {"validity": [True, True, False], "name_accuracy": [True, True, False],
+                  "call_accuracy": [False, True, False]}
+    assert M.label_matches([" a", "b"], ["a", "a"]) == [True, False]
+    assert M.exact_matches(["a  b", "ab"], ["a b", "a b"]) == [True, False]
+    # per-example chrF statistics summed are the corpus statistics
+    hyps, tgts = ["the claim", "is open"], ["the claim", "is closed"]
+    stats = M.chrf_stats(hyps, tgts)
+    pooled = [[sum(s[i][j] for s in stats) for j in range(3)] for i in range(M.CHRF_ORDER)]
+    assert M.chrf_from_stats(pooled) == pytest.approx(M.corpus_chrf(hyps, tgts))
