@@ -81,3 +81,58 @@ def test_bootstrap_over_pairs_for_a_corpus_metric():
     pairs = list(zip(preds, refs))
     lo, hi = bootstrap_interval(pairs, lambda s: M.macro_f1(s[:, 0], s[:, 1]), n_boot=300)
     assert 0.0 <= lo < M.macro_f1(preds, refs) < hi <= 1.0
+
+
+CASES = {
+    "label": (["a", "b", "b", "c"] * 3, ["a", "a", "b", "c"] * 3),
+    "json": (['{"a": 1, "b": 2}', '{"a": 2}', "no", '{"a": 1}'] * 3, ['{"b": 2, "a": 1}', '{"a": 1}', '{"a": 1}',
+                                                                      '{"a": 1}'] * 3),
+    "tool_call": (['{"name": "x", "arguments": {"q": 1}}', '{"name": "x", "arguments": {"q": 2}}', "no"] * 4,
+                  ['{"name": "x", "arguments": {"q": 1}}'] * 12),
+    "text": (["the claim is open", "the claim is shut", "zzz"] * 4, ["the claim is open", "the claim is closed",
+                                                                     "policy renewed"] * 4),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(CASES))
+def test_metric_intervals_cover_every_metric_of_score(kind):
+    from fde_toolkit.slm.confidence import metric_intervals
+
+    preds, refs = CASES[kind]
+    m = M.score(kind, preds, refs)
+    ci = metric_intervals(kind, preds, refs)
+    assert set(ci) == set(m) - {"primary", "n"}
+    for key, (lo, hi) in ci.items():
+        assert lo <= m[key] <= hi, (key, lo, m[key], hi)
+    ok = M.successes(kind, preds, refs)
+    assert ci["agreement"] == pytest.approx(list(wilson_interval(sum(ok), len(ok))), abs=1e-6)
+    assert metric_intervals(kind, preds, refs) == ci  # seeded
+    assert set(metric_intervals(kind, [], [])) == set(ci)
+
+
+def test_add_confidence_pairs_variants_by_record_id():
+    from fde_toolkit.slm.confidence import add_confidence, comparison_lines, metric_text
+
+    records = [{"id": f"r{i}", "target": "a"} for i in range(12)]
+    preds = {"base": ["b"] * 12, "few_shot": ["a"] * 6 + ["b"] * 6, "fine_tuned": ["a"] * 11}  # one record short
+    report = {"variants": {v: {"metrics": M.score("label", p, [r["target"] for r in records[: len(p)]])}
+                           for v, p in preds.items()}}
+    ok = {v: M.successes("label", p, [r["target"] for r in records]) for v, p in preds.items()}
+    add_confidence(report, "label", records, preds, ok)
+    ft = report["variants"]["fine_tuned"]["metrics"]
+    assert ft["examples"] == 11
+    assert ft["intervals"]["agreement"] == pytest.approx(list(wilson_interval(11, 11)), abs=1e-6)
+    # fine-tuned vs base on the 11 shared ids: fine-tuned alone right on all 11 -> p = 2 / 2^11
+    vs_base = report["comparisons"]["fine_tuned_vs_base"]
+    assert (vs_base["n"], vs_base["a_only"], vs_base["b_only"], vs_base["verdict"]) == (11, 11, 0, "better")
+    assert vs_base["p_value"] == pytest.approx(2 / 2 ** 11)
+    # vs few-shot: fine-tuned alone right on r6..r10 (5); P(X = 0 | 5, 1/2) * 2 = 2/32 = 0.0625
+    vs_few = report["comparisons"]["fine_tuned_vs_few_shot"]
+    assert (vs_few["a_only"], vs_few["b_only"], vs_few["verdict"]) == (5, 0, "not distinguishable")
+    assert vs_few["p_value"] == pytest.approx(0.0625)
+    assert comparison_lines(report) == [
+        "fine-tuned vs few-shot: not distinguishable (McNemar p=0.062, 11 paired calls)",
+        "fine-tuned vs base zero-shot: better (McNemar p<0.001, 11 paired calls)"]
+    assert metric_text(ft, "agreement") == "100.0% [74.1%, 100.0%]"
+    assert metric_text({"agreement": 0.5}, "agreement") == "50.0%"  # a report from before intervals
+    assert comparison_lines({"variants": {}}) == []
