@@ -6,6 +6,7 @@ Per variant: the output kind's metrics, agreement with the LLM, single-request l
 and cost per successful task: serving cost per answer (hourly hardware price / measured answers
 per hour, `finetune.serving`) divided by the share of answers that succeed. The LLM's cost is its
 logged cost per call on the same examples (its answers are the reference, so they all succeed).
+Every metric carries a 95% interval, and the variants are compared pairwise (slm/confidence.py).
 """
 
 from __future__ import annotations
@@ -108,6 +109,10 @@ def evaluate(eng, task_id: str, force: bool = False,
         rows = []
         ok = {v: successes(kind, r["predictions"], refs, chrf_ok)
               for v, r in (("base", r0), ("few_shot", r1), ("fine_tuned", r2))}
+        # confidence: 95% intervals per metric and variant, McNemar between variants (slm/confidence.py)
+        from fde_toolkit.slm.confidence import add_confidence
+        add_confidence(report, kind, test, {"base": r0["predictions"], "few_shot": r1["predictions"],
+                                            "fine_tuned": r2["predictions"]}, ok, chrf_ok)
         for i, rec in enumerate(test):
             rows.append({"id": rec["id"], "request": request_text(rec)[:2000], "target": rec["target"],
                          "stratum": rec.get("stratum"), "base": r0["predictions"][i], "few_shot": r1["predictions"][i],
