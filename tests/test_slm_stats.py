@@ -133,6 +133,7 @@ def test_add_confidence_pairs_variants_by_record_id():
     assert comparison_lines(report) == [
         "fine-tuned vs few-shot: not distinguishable (McNemar p=0.062, 11 paired calls)",
         "fine-tuned vs base zero-shot: better (McNemar p<0.001, 11 paired calls)"]
-    assert metric_text(ft, "agreement") == "100.0% [74.1%, 100.0%]"
+    assert metric_text(ft, "agreement") == "100.0% [74%, 100%]"
+    assert metric_text(ft, "agreement", interval_digits=1) == "100.0% [74.1%, 100.0%]"
     assert metric_text({"agreement": 0.5}, "agreement") == "50.0%"  # a report from before intervals
     assert comparison_lines({"variants": {}}) == []

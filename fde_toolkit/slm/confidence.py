@@ -2,7 +2,7 @@
 
     metric_intervals("label", preds, refs)    # {"accuracy": [lo, hi], "macro_f1": [lo, hi], "agreement": ...}
     add_confidence(report, kind, test, predictions, ok)   # intervals per variant, report["comparisons"]
-    metric_text(report["variants"]["fine_tuned"]["metrics"], "agreement")   # '95.8% [79.8%, 99.3%]'
+    metric_text(report["variants"]["fine_tuned"]["metrics"], "agreement")   # '95.8% [80%, 99%]'
     comparison_lines(report)   # ['fine-tuned vs few-shot: not distinguishable (McNemar p=0.25, 24 paired calls)']
 
 Shares of examples (accuracy, agreement, validity, exact, ...) get Wilson's interval; corpus-level
@@ -44,8 +44,7 @@ def metric_intervals(kind: str, preds: Sequence[str | None], refs: Sequence[str]
     """[lo, hi] (95%) for every metric `metrics.score(kind, preds, refs)` returns, from its per-example values."""
     preds = [p or "" for p in preds]
     n = len(refs)
-    shares: dict[str, list[bool]] = {"exact_match": M.exact_matches(preds, refs),
-                                     "agreement": M.successes(kind, preds, refs, text_success_chrf)}
+    shares: dict[str, list[bool]] = {}
     boot: dict[str, tuple[Any, Callable, bool]] = {}  # metric -> (examples, statistic, vectorised)
     if kind == "label":
         shares["accuracy"] = M.label_matches(preds, refs)
@@ -59,10 +58,17 @@ def metric_intervals(kind: str, preds: Sequence[str | None], refs: Sequence[str]
     else:
         boot["chrf"] = (np.asarray(M.chrf_stats(preds, refs), dtype=float), _corpus_chrf, False)
         boot["chrf_mean"] = (np.asarray([M.chrf(p, r) for p, r in zip(preds, refs)], dtype=float), _mean, True)
-    out = {m: [round(x, 6) for x in wilson_interval(sum(ok), n)] for m, ok in shares.items()}
-    for m, (values, stat, vec) in boot.items():
-        lo, hi = (bootstrap_interval(values, stat, n_boot=n_boot, seed=seed, vectorised=vec) if n
-                  else (0.0, SCORE_RANGE.get(m, 1.0)))
+    shares.update(exact_match=M.exact_matches(preds, refs), agreement=M.successes(kind, preds, refs, text_success_chrf))
+    out = {}
+    for m in M.score(kind, [], []):  # score's order
+        if m in shares:
+            lo, hi = wilson_interval(sum(shares[m]), n)
+        elif m in boot:
+            values, stat, vec = boot[m]
+            lo, hi = (bootstrap_interval(values, stat, n_boot=n_boot, seed=seed, vectorised=vec) if n
+                      else (0.0, SCORE_RANGE.get(m, 1.0)))
+        else:
+            continue  # primary, n
         out[m] = [round(lo, 6), round(hi, 6)]
     return out
 
@@ -90,16 +96,16 @@ def add_confidence(report: dict[str, Any], kind: str, records: Sequence[dict[str
 
 # ----------------------------------------------------------------------------- how they read
 
-def metric_text(metrics: dict[str, Any], key: str, digits: int = 1, with_interval: bool = True) -> str:
-    """A metric of one variant as reports write it: '95.8% [79.8%, 99.3%]', chrF '62.1 [55.2, 71.0]';
-    without the interval when the report has none."""
+def metric_text(metrics: dict[str, Any], key: str, digits: int = 1, interval_digits: int = 0) -> str:
+    """A metric of one variant as tables write it: '95.8% [80%, 99%]', chrF '62.1 [55, 71]';
+    without the interval when the report has none (written before intervals existed)."""
     v = metrics.get(key)
     if v is None:
         return num.NONE
     unit = "score" if key.startswith("chrf") else "share"
     text = f"{v:.{digits}f}" if unit == "score" else num.share(v, digits)
-    ci = (metrics.get("intervals") or {}).get(key) if with_interval else None
-    return f"{text} {num.interval(ci[0], ci[1], unit, digits)}" if ci else text
+    ci = (metrics.get("intervals") or {}).get(key)
+    return f"{text} {num.interval(ci[0], ci[1], unit, interval_digits)}" if ci else text
 
 
 def comparison_text(key: str, c: dict[str, Any]) -> str:
@@ -112,3 +118,21 @@ def comparison_text(key: str, c: dict[str, Any]) -> str:
 def comparison_lines(report: dict[str, Any]) -> list[str]:
     """One line per paired comparison in the report (none for reports written before they existed)."""
     return [comparison_text(k, c) for k, c in (report.get("comparisons") or {}).items()]
+
+
+def error_bars(metrics: Sequence[dict[str, Any] | None], key: str = "agreement",
+               scale: float = 1.0) -> dict[str, Any] | None:
+    """A plotly `error_y` drawing each bar's 95% interval of `key`; None unless every bar has one."""
+    cis = [((m or {}).get("intervals") or {}).get(key) for m in metrics]
+    vals = [(m or {}).get(key) for m in metrics]
+    if not cis or any(ci is None or v is None for ci, v in zip(cis, vals)):
+        return None
+    return {"type": "data", "symmetric": False, "array": [(ci[1] - v) * scale for ci, v in zip(cis, vals)],
+            "arrayminus": [(v - ci[0]) * scale for ci, v in zip(cis, vals)], "thickness": 1.5, "width": 4}
+
+
+def interval_note(report: dict[str, Any]) -> str:
+    """What the brackets are, for a report that has them ('' otherwise)."""
+    if not any("intervals" in (v.get("metrics") or {}) for v in report.get("variants", {}).values()):
+        return ""
+    return "In brackets: 95% intervals (Wilson for shares of answers, bootstrap over examples for F1 and chrF)."
