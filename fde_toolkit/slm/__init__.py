@@ -7,8 +7,9 @@
 
 Modules, one job each: config (the `finetune:` section), registry (candidates, offline loading),
 datasets, chat (prompts and answer tokens), batching, train (the LoRA loop), decode (label scoring,
-generation), metrics, answer (running a model over a split), selection, tuning (the `fde finetune`
-step), evaluation, card (model card), figures, status (which steps ran per task, what to run next),
+generation), metrics, stats (intervals, McNemar's test), confidence (the evaluation's intervals and
+paired comparisons, and how they read), answer (running a model over a split), selection, tuning (the
+`fde finetune` step), evaluation, card (model card), figures, status (which steps ran per task, what to run next),
 summary (what the CLI prints), views (the prototyping notebook's views, read from the artifacts).
 Heavy imports (torch, transformers) happen inside the functions that need them.
 """

@@ -195,7 +195,7 @@ def key_numbers(proto: Prototyping) -> viz.Html | None:
         ci = (ft.get("intervals") or {}).get("agreement")
         cards.append((num.share(ft["agreement"]),
                       f"{t.id}: fine-tuned agrees with the LLM"
-                      + (f" (95% interval {num.interval(*ci)})" if ci else "")
+                      + (f" (95% interval {num.interval(*ci, digits=0)})" if ci else "")
                       + (f"; {num.share(ratio, 2)} of its cost per successful task" if ratio is not None else "")))
     body = "".join(f'<div class="fde-card"><div class="v">{html.escape(v)}</div><div class="k">{html.escape(k)}</div>'
                    "</div>" for v, k in cards)
