@@ -84,7 +84,8 @@ def add_confidence(report: dict[str, Any], kind: str, records: Sequence[dict[str
                    text_success_chrf: float = 60.0) -> None:
     """Adds `intervals` and `examples` to each variant's metrics and `comparisons` to an evaluation report.
 
-    A variant answered on fewer records than the others is scored on the records it answered (in order)."""
+    `predictions[v]` and `ok[v]` follow `records`; a variant answered on fewer records (a prefix) is scored
+    on those, and compared with another on the record ids both answered."""
     refs = [r["target"] for r in records]
     for v, preds in predictions.items():
         m = report["variants"][v]["metrics"]
@@ -127,8 +128,8 @@ def error_bars(metrics: Sequence[dict[str, Any] | None], key: str = "agreement",
     vals = [(m or {}).get(key) for m in metrics]
     if not cis or any(ci is None or v is None for ci, v in zip(cis, vals)):
         return None
-    return {"type": "data", "symmetric": False, "array": [(ci[1] - v) * scale for ci, v in zip(cis, vals)],
-            "arrayminus": [(v - ci[0]) * scale for ci, v in zip(cis, vals)], "thickness": 1.5, "width": 4}
+    return {"type": "data", "symmetric": False, "array": [max(0.0, ci[1] - v) * scale for ci, v in zip(cis, vals)],
+            "arrayminus": [max(0.0, v - ci[0]) * scale for ci, v in zip(cis, vals)], "thickness": 1.5, "width": 4}
 
 
 def interval_note(report: dict[str, Any]) -> str:
