@@ -6,6 +6,8 @@
     share(0.1234)             '12.3%'           share(0.8, digits=0)             '80%' (slide headlines)
     duration_ms(850)          '850 ms'          duration_ms(1250)                '1.25 s'
     months(7.25)              '7.2 months'      in_unit(0.5, "share")            '50.0%'
+    interval(0.798, 0.993)    '[79.8%, 99.3%]'  interval(55.2, 71.04, "score")   '[55.2, 71.0]'
+    p_value(0.0386)           'p=0.039'         p_value(0.0002)                  'p<0.001'
 
 One function per kind of number, so the same figure reads the same in the scoping report, the
 handover report, the slides and the CLI. Missing values read as NONE ('–'), except money, which
@@ -46,6 +48,23 @@ def money(x: float | None, compact: bool = False) -> str:
 def share(x: float | None, digits: int = 1) -> str:
     """A share (0-1) as a percentage: '12.3%'."""
     return NONE if x is None else f"{x:.{digits}%}"
+
+
+def interval(lo: float | None, hi: float | None, unit: str = "share", digits: int = 1) -> str:
+    """A 95% interval after its figure: '[79.8%, 99.3%]' for a share, '[55.2, 71.0]' for a 0-100 `score`;
+    '' when unknown, so `f"{share(x)} {interval(lo, hi)}"` reads well either way."""
+    if lo is None or hi is None:
+        return ""
+    if unit == "share":
+        return f"[{share(lo, digits)}, {share(hi, digits)}]"
+    return f"[{lo:,.{digits}f}, {hi:,.{digits}f}]"
+
+
+def p_value(p: float | None) -> str:
+    """A test's p-value, two significant digits: 'p=0.039', 'p=0.25', 'p=1'; 'p<0.001' below that."""
+    if p is None:
+        return "p=" + NONE
+    return "p<0.001" if p < 0.001 else f"p={p:.2g}"
 
 
 def duration_ms(ms: float | None) -> str:

@@ -22,3 +22,10 @@ def test_counts_shares_durations_and_units():
     assert num.in_unit(0.1234, "share") == num.share(0.1234)
     assert num.in_unit(1500.0, "usd_per_year") == "$1,500/yr" and num.in_unit(None, "months") == "not within 10 years"
     assert num.in_unit(0.5, "minutes") == "30.0 s" and num.in_unit(250.0, "ms") == "250 ms"
+
+
+def test_intervals_and_p_values():
+    assert num.interval(0.798, 0.993) == "[79.8%, 99.3%]" and num.interval(0.798, 0.993, digits=0) == "[80%, 99%]"
+    assert num.interval(55.2, 71.04, "score") == "[55.2, 71.0]" and num.interval(None, 0.9) == ""
+    assert [num.p_value(p) for p in (0.03857, 0.25, 1.0, 0.0002, None)] == \
+        ["p=0.039", "p=0.25", "p=1", "p<0.001", "p=–"]

@@ -181,3 +181,24 @@ def test_paying_tasks_scenario_drops_tasks_that_cost_more_than_they_save(tmp_pat
     s = {x["name"]: x for x in data["scenarios"]}
     assert s["paying_tasks"]["tasks"] == ["t001"]
     assert s["paying_tasks"]["tier3"]["net_annual_benefit"] > s["as_measured"]["tier3"]["net_annual_benefit"]
+
+
+def test_agreement_interval_is_measured_shown_and_in_the_quality_figure_lineage(tmp_path):
+    from fde_toolkit.roi.figures import tier1_quality, tier1_table
+
+    doc = eval_doc("t001", agreement=0.9)
+    doc["variants"]["fine_tuned"]["metrics"]["intervals"] = {"agreement": [0.8256, 0.9448]}  # Wilson, 90/100
+    eng = write_engagement(tmp_path / "ci", evaluated=("t001", "t002"), roi=ROI, evals={"t001": doc})
+    data = roi(eng).data
+    low = data["measurements"]["t001.quality_low"]
+    assert low["value"] == 0.8256 and low["field"] == "variants.fine_tuned.metrics.intervals.agreement[0]"
+    assert data["measurements"]["t001.quality_high"]["value"] == 0.9448
+    assert "t002.quality_low" not in data["measurements"]  # evaluated before intervals: none made up
+    assert {"t001.quality_low", "t001.quality_high"} <= set(data["figures"]["tier1_quality"]["measured"])
+    assert "agreement 90.0% [83%, 94%]" in render_roi(data)
+    assert "90.0% [83%, 94%]" in str(tier1_table(data))
+    bars = tier1_quality(data).data[0].error_x
+    assert bars.array is None  # t002 has no interval: no error bars rather than half of them
+    only = write_engagement(tmp_path / "one", evaluated=("t001",), roi=ROI, evals={"t001": doc})
+    bars = tier1_quality(roi(only).data).data[0].error_x
+    assert list(bars.array) == pytest.approx([0.9448 - 0.9]) and list(bars.arrayminus) == pytest.approx([0.9 - 0.8256])

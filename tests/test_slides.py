@@ -312,6 +312,23 @@ def test_slides_read_the_artifacts(tmp_path):
     assert "PRIVATE-PROMPT-TEXT" not in problem
 
 
+def test_slides_show_intervals_and_the_paired_test_when_the_evaluation_has_them(tmp_path):
+    eng = _with_artifacts(_branded(tmp_path / "ci"))
+    doc = _eval("t001", 0.95)
+    doc["variants"]["fine_tuned"]["metrics"]["intervals"] = {"accuracy": [0.895, 0.977], "agreement": [0.895, 0.977]}
+    doc["comparisons"] = {"fine_tuned_vs_few_shot": {"n": 120, "a_only": 54, "b_only": 0, "p_value": 1.1e-16,
+                                                     "verdict": "better"}}
+    (eng.artifacts_dir / "eval" / "t001.json").write_text(json.dumps(doc), encoding="utf-8")
+    ex = executive.load_summary(eng)
+    assert "95.0% [90%, 98%]" in _text(executive.moved(ex))
+    quality = _text(executive.quality(ex))
+    assert "give the LLM's answer on 95% of calls" in quality
+    assert "95% intervals of the agreement: t001 [90%, 98%]" in quality
+    assert "the specialist is better on t001 (p<0.001, 120 paired calls)" in quality
+    bars = {b.name: b.error_y for b in executive.quality_figure(ex).data}
+    assert list(bars["fine-tuned"].array) == pytest.approx([0.977 - 0.95]) and bars["base, zero-shot"].array is None
+
+
 def test_roi_that_does_not_pay_back_is_said_plainly(tmp_path):
     eng = _with_artifacts(_branded(tmp_path / "neg"))
     roi = _roi()

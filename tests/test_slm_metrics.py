@@ -109,3 +109,22 @@ def test_tool_call_breakdown_on_tools_seen_in_training_and_never_seen():
     assert M.tool_call_breakdown([multi], [multi], {"requests.get", "get_weather"})["seen"]["call_accuracy"] == 1.0
     empty = M.tool_call_breakdown([], [], set())
     assert empty["seen"] == {"n": 0, "name_accuracy": None, "call_accuracy": None}
+
+
+def test_per_example_helpers_are_what_the_shares_average():
+    refs = ['{"a": 1, "b": 2}', '{"a": 1}', '{"k": [1, 2]}']
+    preds = ['{"b": 2, "a": 1}', '{"a": 2, "c": 3}', 'not json']
+    ex = M.json_example_scores(preds, refs)
+    # exact, then no leaf shared (0 of 2 and 1), then unparsable
+    assert ex == {"validity": [True, True, False], "field_f1": [1.0, 0.0, 0.0], "exact": [True, False, False]}
+    ref = '{"name": "a", "arguments": {"x": 1}}'
+    tc = M.tool_call_example_scores(['{"name": "a", "arguments": {"x": 2}}', ref, "nope"], [ref] * 3)
+    assert tc == {"validity": [True, True, False], "name_accuracy": [True, True, False],
+                  "call_accuracy": [False, True, False]}
+    assert M.label_matches([" a", "b"], ["a", "a"]) == [True, False]
+    assert M.exact_matches(["a  b", "ab"], ["a b", "a b"]) == [True, False]
+    # per-example chrF statistics summed are the corpus statistics
+    hyps, tgts = ["the claim", "is open"], ["the claim", "is closed"]
+    stats = M.chrf_stats(hyps, tgts)
+    pooled = [[sum(s[i][j] for s in stats) for j in range(3)] for i in range(M.CHRF_ORDER)]
+    assert M.chrf_from_stats(pooled) == pytest.approx(M.corpus_chrf(hyps, tgts))

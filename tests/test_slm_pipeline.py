@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from slm_toy import hash_embedder, one_thread, save_bpe_candidate, save_toy_candidate, toy_engagement  # noqa: F401
@@ -12,6 +13,7 @@ from fde_toolkit.slm import build_dataset, finetune
 from fde_toolkit.slm import figures as fig
 from fde_toolkit.slm.evaluation import evaluate
 from fde_toolkit.slm.selection import rank_candidates, select_candidates
+from fde_toolkit.slm.summary import render_evaluation
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 FT = {"train": {"lr": 0.02, "epochs": 50, "max_steps": 30, "eval_every": 10, "checkpoint_every": 10,
@@ -74,6 +76,40 @@ def test_tool_call_task_end_to_end(tmp_path):
     preds = eng.artifacts.read("predictions", "t01")
     assert all(any(p["fine_tuned"].startswith('{"name": "%s"' % n) for n in names) for p in preds)
     assert set(rep["metric_names"]) >= {"name_accuracy", "call_accuracy"}
+
+
+def test_evaluation_carries_intervals_and_paired_comparisons(tmp_path):
+    eng = toy_engagement(tmp_path / "ci", n=60, candidate_folder=save_toy_candidate(tmp_path / "toy"),
+                         finetune={**FT, "train": {**FT["train"], "max_steps": 4}})
+    build_dataset(eng, "t01")
+    finetune(eng, "t01")
+    result = evaluate(eng, "t01", embedder=hash_embedder)
+    rep = eng.artifacts.read("eval", "t01")  # as written
+    n = rep["examples"]
+    for v, r in rep["variants"].items():
+        m = r["metrics"]
+        assert m["examples"] == n and set(m["intervals"]) == {"accuracy", "macro_f1", "exact_match", "agreement"}
+        assert all(0.0 <= lo <= hi <= 1.0 for lo, hi in m["intervals"].values()), v
+        lo, hi = m["intervals"]["agreement"]
+        assert lo <= m["agreement"] <= hi
+    ok = {v: [p[f"{v}_ok"] for p in eng.artifacts.read("predictions", "t01")] for v in rep["variants"]}
+    for key, other in (("fine_tuned_vs_few_shot", "few_shot"), ("fine_tuned_vs_base", "base")):
+        c = rep["comparisons"][key]
+        assert c["n"] == n and c["verdict"] in {"better", "worse", "not distinguishable"} and 0 < c["p_value"] <= 1
+        assert c["a_only"] == sum(a and not b for a, b in zip(ok["fine_tuned"], ok[other]))
+        assert c["a_only"] - c["b_only"] == sum(ok["fine_tuned"]) - sum(ok[other])
+    text = str(result)
+    assert re.search(r"\d+\.\d% \[\d+%, \d+%\]", text) and "In brackets: 95% intervals" in text
+    assert f"fine-tuned vs few-shot: {rep['comparisons']['fine_tuned_vs_few_shot']['verdict']} (McNemar p" in text
+    assert f"{n} paired calls" in text
+    card = eng.artifacts.read("model_card", "t01")
+    assert "fine-tuned vs base zero-shot: " in card and "In brackets: 95% intervals" in card
+    # an evaluation written before intervals still renders, without them
+    for r in rep["variants"].values():
+        del r["metrics"]["intervals"], r["metrics"]["examples"]
+    del rep["comparisons"]
+    old = render_evaluation(eng, rep)
+    assert "[" not in old.split("Wrote")[0] and "McNemar" not in old and "fine-tuned" in old
 
 
 def test_steps_need_their_inputs(tmp_path):

@@ -32,6 +32,7 @@ import plotly.io as pio
 from fde_toolkit import FdeError, viz
 from fde_toolkit.reports.branding import Branding, branding
 from fde_toolkit import formatting as num
+from fde_toolkit.slm.confidence import error_bars, metric_text
 
 SLIDE_FIGURE_HEIGHT = 450
 LLM_GREY = "#B8BEC6"
@@ -312,7 +313,7 @@ def moved(ex: Summary) -> viz.Html:
         rows.append({"task": f"{tid} {_short(t.get('name', ''), 40)}".strip(),
                      "calls": pct(t.get("volume_share"), 1), "spend": pct(t.get("cost_share"), 1),
                      "model": rep.get("candidate", "–"),
-                     "agree": pct(ft.get("metrics", {}).get("agreement"), 1),
+                     "agree": metric_text(ft.get("metrics", {}), "agreement"),  # 95% interval when measured
                      "cost": "–" if ratio is None else f"{ratio:.1%} of the LLM's"})
     n = len(rows)
     headline = (f"{n} task{'s' if n != 1 else ''} moved to specialist models, covering {pct(calls)} of the calls"
@@ -355,7 +356,30 @@ def quality(ex: Summary) -> viz.Html:
             "the specialist answers exactly as the frontier model did.")
     if base:
         text += f" Before fine-tuning, the same small models agreed on {pct(min(base))}–{pct(max(base))}."
-    return slide(k, headline, lead(text), f"Measured: {ex.sources['eval']}.", figure=quality_figure(ex))
+    sure = _how_sure(ex)
+    return slide(k, headline, lead(text) + (lead(sure) if sure else ""), f"Measured: {ex.sources['eval']}.",
+                 figure=quality_figure(ex))
+
+
+def _how_sure(ex: Summary) -> str:
+    """The agreement's 95% intervals and whether fine-tuning beat few-shot prompting on the same calls
+    ('' for evaluations written before they were recorded)."""
+    cis, verdicts = [], {}
+    for tid, rep in ex.evals.items():
+        ci = (_ft(rep).get("metrics", {}).get("intervals") or {}).get("agreement")
+        if ci:
+            cis.append(f"{tid} {num.interval(ci[0], ci[1], digits=0)}")
+        c = (rep.get("comparisons") or {}).get("fine_tuned_vs_few_shot")
+        if c:
+            verdicts.setdefault(c["verdict"], []).append(f"{tid} ({num.p_value(c.get('p_value'))}, "
+                                                         f"{count(c.get('n'))} paired calls)")
+    out = []
+    if cis:
+        out.append("95% intervals of the agreement: " + ", ".join(cis) + ".")
+    if verdicts:
+        out.append("Against the same small model prompted with examples, the specialist is "
+                   + "; ".join(f"{v} on {', '.join(ts)}" for v, ts in verdicts.items()) + " (McNemar's paired test).")
+    return " ".join(out)
 
 
 def quality_figure(ex: Summary) -> go.Figure | None:
@@ -368,10 +392,11 @@ def quality_figure(ex: Summary) -> go.Figure | None:
     fig = go.Figure()
     colors = {"base": "#C9D3DF", "few_shot": "#8FA9C6", "fine_tuned": ex.brand.primary}
     for v in ("base", "few_shot", "fine_tuned"):
-        ys = [rep["variants"].get(v, {}).get("metrics", {}).get("agreement") for rep in ex.evals.values()]
+        ms = [rep["variants"].get(v, {}).get("metrics", {}) for rep in ex.evals.values()]
+        ys = [m.get("agreement") for m in ms]
         if all(y is None for y in ys):
             continue
-        fig.add_bar(x=labels, y=ys, name=VARIANT_NAMES.get(v, v), marker_color=colors[v],
+        fig.add_bar(x=labels, y=ys, name=VARIANT_NAMES.get(v, v), marker_color=colors[v], error_y=error_bars(ms),
                     text=[pct(y) if y is not None else "" for y in ys], textposition="outside", cliponaxis=False,
                     hovertemplate="%{x}<br>%{y:.1%} agreement<extra>" + VARIANT_NAMES.get(v, v) + "</extra>")
     fig.add_hline(y=1.0, line=dict(color=LLM_GREY, dash="dash", width=2),
@@ -446,11 +471,14 @@ def tiers(ex: Summary) -> viz.Html:
     k = "The three tiers"
     if not _roi_ready(ex):
         return _roi_pending(ex, k, "From model quality to process to money")
+    from fde_toolkit.roi.figures import quality_interval
+
     rows1 = ex.roi["tier1"]["tasks"]
     m = lambda key: [(r["metrics"].get(key) or {}).get("value") for r in rows1]  # noqa: E731
     w = m("calls_per_month")
     covered = sum(v or 0 for v in m("calls_covered_share"))
-    tier1 = [("agreement with the LLM", _span(m("quality"), pct)),
+    ci = quality_interval(ex.roi, rows1[0]["task"]) if len(rows1) == 1 else None  # one task: its 95% interval
+    tier1 = [("agreement with the LLM", _span(m("quality"), pct) + (f" {num.interval(*ci, digits=0)}" if ci else "")),
              ("share of all calls answered", pct(covered)),
              ("p50 latency", f"{num.duration_ms(_weighted(m('latency_before_ms'), w))} → "
                              f"{num.duration_ms(_weighted(m('latency_after_ms'), w))}"),

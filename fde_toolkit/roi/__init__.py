@@ -28,6 +28,7 @@ task_info           {task id: {name, output_kind, rank, candidate, readiness, co
                      calls, primary, candidate_model}}
 measurements        {id: {value, unit, artifact, field, label, kind ("measured" | "setting"), note}}
                     ids: "<task>.quality" (eval/<task>.json variants.fine_tuned.metrics.agreement),
+                    "<task>.quality_low", "<task>.quality_high" (its 95% interval, when evaluated with one),
                     "<task>.primary_metric", "<task>.slm_latency_ms", "<task>.throughput",
                     "<task>.eval_examples", "<task>.training_seconds", "<task>.training_examples",
                     "<task>.calls", "<task>.llm_cost_usd", "<task>.priced_calls", "<task>.llm_latency_ms",

@@ -60,6 +60,20 @@ def _v(entry: dict[str, Any] | None) -> float | None:
     return None if entry is None else entry.get("value")
 
 
+def quality_interval(roi: dict[str, Any], task: str) -> tuple[float, float] | None:
+    """The 95% interval of a specialist's agreement (measurements <task>.quality_low/_high), when evaluated with one."""
+    m = roi.get("measurements", {})
+    lo, hi = _v(m.get(f"{task}.quality_low")), _v(m.get(f"{task}.quality_high"))
+    return None if lo is None or hi is None else (lo, hi)
+
+
+def quality_text(roi: dict[str, Any], row: dict[str, Any]) -> str:
+    """A Tier-1 row's agreement: '95.0% [90%, 98%]', or '95.0%' without a recorded interval."""
+    ci = quality_interval(roi, row["task"])
+    text = fmt(_v(row["metrics"].get("quality")), "share")
+    return f"{text} {num.interval(ci[0], ci[1], digits=0)}" if ci else text
+
+
 # ----------------------------------------------------------------------------- Tier 1
 
 def tier1_quality(roi: dict[str, Any]) -> go.Figure:
@@ -70,7 +84,12 @@ def tier1_quality(roi: dict[str, Any]) -> go.Figure:
     rows = roi["tier1"]["tasks"]
     labels = [_task_label(r) for r in rows]
     fig = go.Figure()
-    fig.add_bar(y=labels, x=[_v(r["metrics"]["quality"]) for r in rows], orientation="h", name="agreement with the LLM",
+    q = [_v(r["metrics"]["quality"]) for r in rows]
+    cis = [quality_interval(roi, r["task"]) for r in rows]
+    bars = (dict(type="data", symmetric=False, array=[ci[1] - v for ci, v in zip(cis, q)],
+                 arrayminus=[v - ci[0] for ci, v in zip(cis, q)], thickness=1.5, width=4)
+            if all(ci is not None and v is not None for ci, v in zip(cis, q)) else None)  # 95% intervals
+    fig.add_bar(y=labels, x=q, orientation="h", name="agreement with the LLM", error_x=bars,
                 marker_color=NEUTRAL, text=[num.share(_v(r["metrics"]["quality"])) for r in rows],
                 textposition="inside", insidetextanchor="start", textfont=dict(color="white"),
                 hovertemplate="%{y}: %{x:.1%}<extra>agreement</extra>")
@@ -311,7 +330,7 @@ def tier1_table(roi: dict[str, Any]) -> Html:
     for r in roi["tier1"]["tasks"]:
         m = r["metrics"]
         g = lambda k, u: fmt(_v(m.get(k)), u)  # noqa: E731
-        rows.append({"task": _task_label(r, 34), "quality": g("quality", "share"),
+        rows.append({"task": _task_label(r, 34), "quality": quality_text(roi, r),
                      "primary": (f"{r.get('primary')} {g('primary_metric', 'share')}"
                                  if m.get("primary_metric") else "–"),
                      "covered": g("calls_covered_share", "share"), "offload": g("offload_share", "share"),

@@ -1,7 +1,7 @@
 """Every number the ROI takes from the engagement's artifacts, with the artifact and field it came from.
 
     ev = gather(eng)
-    ev.measurements["t001.quality"]
+    ev.measurements["t001.quality"]    # t001.quality_low / _high: its 95% interval, when the evaluation has one
     # Measurement(id="t001.quality", value=0.93, unit="share", artifact="eval/t001.json",
     #             field="variants.fine_tuned.metrics.agreement", kind="measured", label="...")
     ev.tasks            # evaluated tasks: the specialists the ROI counts
@@ -139,6 +139,12 @@ def _eval_measurements(ev: Evidence, tid: str, rep: dict[str, Any]) -> bool:
     primary = _dig(ft, "metrics.primary")
     ev.add(f"{tid}.quality", ft["metrics"]["agreement"], "share", art, "variants.fine_tuned.metrics.agreement",
            "specialist agreement with the LLM (held-out calls)")
+    ci = _dig(ft, "metrics.intervals.agreement")  # absent from evaluations written before intervals
+    if isinstance(ci, list) and len(ci) == 2:
+        for end, v in (("low", ci[0]), ("high", ci[1])):
+            ev.add(f"{tid}.quality_{end}", v, "share", art,
+                   f"variants.fine_tuned.metrics.intervals.agreement[{0 if end == 'low' else 1}]",
+                   f"specialist agreement, {end} end of its 95% interval (Wilson)")
     if primary and _dig(ft, f"metrics.{primary}") is not None:
         v = ft["metrics"][primary]
         ev.add(f"{tid}.primary_metric", v / 100.0 if primary == "chrf" else v, "share", art,

@@ -187,7 +187,8 @@ def compute_roi(ev: Evidence, settings: RoiSettings, seed: int = 7, client: str 
     t1 = lambda *keys: frozenset().union(*(res.tier1[t][k].inputs for t in ev.tasks for k in keys  # noqa: E731
                                             if k in res.tier1[t]))
     fig_inputs = {
-        "tier1_quality": t1("quality", "primary_metric"),
+        "tier1_quality": t1("quality", "primary_metric") | frozenset(  # + the error bars: 95% intervals
+            f"{t}.quality_{e}" for t in ev.tasks for e in ("low", "high") if f"{t}.quality_{e}" in ev.measurements),
         "tier1_unit_cost": t1("cost_per_success_before", "cost_per_success_after"),
         "tier1_latency": t1("latency_before_ms", "latency_after_ms"),
         "spend_waterfall": frozenset().union(*(res.tier3[k].inputs for k in WATERFALL_KEYS)),

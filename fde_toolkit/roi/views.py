@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from fde_toolkit import FdeError
-from fde_toolkit.roi.figures import fmt, money, months
+from fde_toolkit.roi.figures import fmt, money, months, quality_text
 
 
 def load_roi(eng) -> dict[str, Any] | None:
@@ -45,7 +45,7 @@ def render_roi(roi: dict[str, Any]) -> str:
     for r in roi["tier1"]["tasks"]:
         m = r["metrics"]
         g = lambda k, u: fmt(m[k]["value"], u) if k in m else "–"  # noqa: E731
-        lines.append(f"  {r['task']} {r['name'][:38]:38s} agreement {g('quality', 'share'):>6}, answers "
+        lines.append(f"  {r['task']} {r['name'][:38]:38s} agreement {quality_text(roi, r):>6}, answers "
                      f"{g('offload_share', 'share')} of its calls ({g('calls_covered_share', 'share')} of all), "
                      f"p50 {g('latency_before_ms', 'ms')} -> {g('latency_after_ms', 'ms')}, per successful task "
                      f"{g('cost_per_success_before', 'usd')} -> {g('cost_per_success_after', 'usd')}, "

@@ -7,10 +7,13 @@
 
 Modules, one job each: config (the `finetune:` section), registry (candidates, offline loading),
 datasets, chat (prompts and answer tokens), batching, train (the LoRA loop), machine (free cores for
-torch threads, bf16 measured), decode (label scoring, generation), metrics, answer (running a model
-over a split), selection, tuning (the `fde finetune` step), evaluation, card (model card), figures,
-status (which steps ran per task, what to run next), summary (what the CLI prints), views (the
-prototyping notebook's views, read from the artifacts).
+torch threads, bf16 measured), encoder (encoder classifiers for label tasks), specialist (either kind
+of specialist, trained or loaded), tools (tool names as the provider logs them), decode (label
+scoring, generation), metrics, stats (intervals, McNemar's test), confidence (the evaluation's
+intervals and paired comparisons, and how they read), answer (running a model over a split),
+selection, tuning (the `fde finetune` step), evaluation, card (model card), figures, status (which
+steps ran per task, what to run next), summary (what the CLI prints), views (the prototyping
+notebook's views, read from the artifacts).
 Heavy imports (torch, transformers) happen inside the functions that need them.
 """
 

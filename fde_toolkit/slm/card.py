@@ -27,6 +27,24 @@ def _encoder_training(t: dict[str, Any]) -> list[str]:
     ]
 
 
+def _metric(metrics: dict[str, Any], key: str) -> str:
+    """'0.9583 [0.798, 0.993]': the value and its 95% interval (reports from before intervals: the value)."""
+    ci = (metrics.get("intervals") or {}).get(key)
+    return _fmt(metrics.get(key)) + (f" [{ci[0]:.3g}, {ci[1]:.3g}]" if ci and metrics.get(key) is not None else "")
+
+
+def _confidence(evaluation: dict[str, Any]) -> list[str]:
+    """The note on the brackets and the paired comparisons, for reports that have them."""
+    from fde_toolkit.slm.confidence import comparison_lines, interval_note
+
+    note, paired = interval_note(evaluation), comparison_lines(evaluation)
+    out = ["", note] if note else []
+    if paired:
+        out += ["", "Paired on the same test calls (McNemar's exact test, 5% level):", ""]
+        out += [f"- {line}" for line in paired]
+    return out
+
+
 def model_card(training: dict[str, Any], evaluation: dict[str, Any] | None = None) -> str:
     """Markdown model card from training.json (and eval/<task>.json when evaluated)."""
     t = training
@@ -90,13 +108,14 @@ def model_card(training: dict[str, Any], evaluation: dict[str, Any] | None = Non
                      + " | latency p50 ms | cost / successful task USD |")
         lines.append("|---" * (len(evaluation["metric_names"]) + 3) + "|")
         for name, v in evaluation["variants"].items():
-            vals = " | ".join(_fmt(v["metrics"].get(m)) for m in evaluation["metric_names"])
+            vals = " | ".join(_metric(v["metrics"], m) for m in evaluation["metric_names"])
             lines.append(f"| {name} | {vals} | {_fmt(v['latency_ms']['p50'])} | "
                          f"{_fmt(v['cost']['per_successful_task_usd'])} |")
         llm = evaluation.get("llm", {})
         ref = " | ".join("reference" for _ in evaluation["metric_names"])
         lines.append(f"| LLM (logged) | {ref} | {_fmt(llm.get('latency_ms_p50'))} | "
                      f"{_fmt(llm.get('cost_per_task_usd'))} |")
+        lines += _confidence(evaluation)
     else:
         lines.append("Not evaluated yet: run `fde evaluate` for test-split metrics against the LLM.")
     lines += [

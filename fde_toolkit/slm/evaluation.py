@@ -6,6 +6,7 @@ Per variant: the output kind's metrics, agreement with the LLM, single-request l
 and cost per successful task: serving cost per answer (hourly hardware price / measured answers
 per hour, `finetune.serving`) divided by the share of answers that succeed. The LLM's cost is its
 logged cost per call on the same examples (its answers are the reference, so they all succeed).
+Every metric carries a 95% interval, and the variants are compared pairwise (slm/confidence.py).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from fde_toolkit.slm.card import model_card
 from fde_toolkit.slm.datasets import load_dataset
 from fde_toolkit.slm.machine import set_torch_threads
 from fde_toolkit.step import StepOutputs, StepResult, run_step
-from fde_toolkit.slm.metrics import score, successes
+from fde_toolkit.slm.metrics import score, successes, tool_call_breakdown, tools_in
 from fde_toolkit.slm.registry import Candidate, candidates, load_candidate
 
 METRIC_NAMES = {"label": ["accuracy", "macro_f1", "agreement"],
@@ -137,6 +138,14 @@ def evaluate(eng, task_id: str, force: bool = False, embedder: Callable | None =
         }
         ok = {v: successes(kind, a["predictions"], refs[: len(a["predictions"])], chrf_ok) for v, a in answers.items()}
         rows = []
+        # confidence: 95% intervals per metric and variant, McNemar between variants (slm/confidence.py)
+        from fde_toolkit.slm.confidence import add_confidence
+        add_confidence(report, kind, test, {v: a["predictions"] for v, a in answers.items()}, ok, chrf_ok)
+        if kind == "tool_call":  # tools seen in training vs never seen, per variant
+            seen = tools_in(r["target"] for r in splits["train"])
+            report["tools_seen_in_training"] = {
+                v: tool_call_breakdown(a["predictions"], refs[: len(a["predictions"])], seen)
+                for v, a in answers.items()}
         for i, rec in enumerate(test):
             row = {"id": rec["id"], "request": request_text(rec)[:2000], "target": rec["target"],
                    "stratum": rec.get("stratum")}

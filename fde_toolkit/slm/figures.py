@@ -14,6 +14,7 @@ from typing import Any, Sequence
 import plotly.graph_objects as go
 
 from fde_toolkit import viz
+from fde_toolkit.slm.confidence import error_bars, metric_text
 from fde_toolkit.slm.metrics import chrf, field_f1, parse_json
 from fde_toolkit import formatting as num
 
@@ -41,13 +42,13 @@ def training_curves(curves: dict[str, list[dict[str, Any]]], smooth: int = 10) -
 
 
 def comparison_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
-    """One row per variant plus the LLM: metrics, latency, throughput, cost per successful task."""
+    """One row per variant plus the LLM: metrics (95% interval in brackets), latency, throughput, cost per
+    successful task."""
     rows = []
     for v, r in report["variants"].items():
         row = {"variant": VARIANT_NAMES.get(v, v)}
         for m in report["metric_names"]:
-            val = r["metrics"].get(m)
-            row[m] = "–" if val is None else (f"{val:.1f}" if m == "chrf" else num.share(val))
+            row[m] = metric_text(r["metrics"], m)  # with its 95% interval when the report has one
         row["latency"] = num.duration_ms(r["latency_ms"]["p50"])
         row["throughput"] = f"{r['examples_per_s']:.2f}/s" if r.get("examples_per_s") else "–"
         row["cost"] = num.money(r["cost"]["per_successful_task_usd"])
@@ -166,14 +167,17 @@ def selection_chart(result: dict[str, Any], candidates: Sequence[str] | None = N
 
 
 def agreement_by_task(reports: Sequence[dict[str, Any]]) -> go.Figure:
-    """Agreement with the LLM per task: base zero-shot, few-shot and fine-tuned side by side."""
+    """Agreement with the LLM per task: base zero-shot, few-shot and fine-tuned side by side (with their 95%
+    intervals as error bars when the reports have them)."""
     if not reports:
         return viz.empty_figure("Agreement with the LLM", "No task has been evaluated yet.")
     tasks = [r["task"] for r in reports]
     fig = go.Figure()
     for i, (v, label) in enumerate(VARIANT_NAMES.items()):
-        fig.add_bar(x=tasks, y=[100 * r["variants"][v]["metrics"]["agreement"] for r in reports], name=label,
-                    marker_color=viz.PALETTE[i], hovertemplate="%{x}: %{y:.1f}%<extra>" + label + "</extra>")
+        ms = [r["variants"][v]["metrics"] for r in reports]
+        fig.add_bar(x=tasks, y=[100 * m["agreement"] for m in ms], name=label, marker_color=viz.PALETTE[i],
+                    error_y=error_bars(ms, scale=100.0),
+                    hovertemplate="%{x}: %{y:.1f}%<extra>" + label + "</extra>")
     fig.update_layout(barmode="group", title_text="Agreement with the LLM on held-out calls, by task",
                       yaxis_title="answers equivalent to the LLM's (%)", yaxis_range=[0, 100], xaxis_type="category")
     return fig

@@ -7,6 +7,9 @@
     chrf(hyp, ref), corpus_chrf(hyps, refs)   # character n-gram F-score (chrF2, 0-100), for free text
     score(kind, preds, refs)         # the kind's metrics, `agreement` with the LLM and per-example `success`
 
+Per example (what the aggregates average, and what confidence intervals resample): exact_matches,
+label_matches, json_example_scores, tool_call_example_scores, chrf_stats (+ chrf_from_stats), successes.
+
 The reference is what the LLM answered, so `agreement` is the share of answers equivalent to it:
 same label; same parsed JSON; same tool and arguments; chrF at or above a threshold for text.
 Tool names compare by `tools.tool_key`: a predicted `requests.get` is the reference `requests_get`.
@@ -28,13 +31,23 @@ def _norm(s: str | None) -> str:
     return " ".join((s or "").split())
 
 
+def exact_matches(preds: Sequence[str], refs: Sequence[str]) -> list[bool]:
+    """Per example: equal to the reference after trimming and collapsing whitespace."""
+    return [_norm(p) == _norm(r) for p, r in zip(preds, refs)]
+
+
 def exact_match(preds: Sequence[str], refs: Sequence[str]) -> float:
     """Share of answers equal to the reference after trimming and collapsing whitespace."""
-    return sum(_norm(p) == _norm(r) for p, r in zip(preds, refs)) / len(refs) if refs else 0.0
+    return sum(exact_matches(preds, refs)) / len(refs) if refs else 0.0
+
+
+def label_matches(preds: Sequence[str], refs: Sequence[str]) -> list[bool]:
+    """Per example: the same label (outer whitespace ignored)."""
+    return [p.strip() == r.strip() for p, r in zip(preds, refs)]
 
 
 def label_accuracy(preds: Sequence[str], refs: Sequence[str]) -> float:
-    return sum(p.strip() == r.strip() for p, r in zip(preds, refs)) / len(refs) if refs else 0.0
+    return sum(label_matches(preds, refs)) / len(refs) if refs else 0.0
 
 
 def macro_f1(preds: Sequence[str], refs: Sequence[str]) -> float:
@@ -105,17 +118,21 @@ def field_f1(pred: Any, ref: Any) -> float:
     return 2 * hit / (len(p) + len(r)) if (p or r) else 0.0
 
 
+def json_example_scores(preds: Sequence[str], refs: Sequence[str]) -> dict[str, list]:
+    """Per example: validity (parses), field_f1 (float) and exact (same parsed value)."""
+    pp = [parse_json(p) for p in preds]
+    rr = [parse_json(r) for r in refs]
+    pairs = list(zip(pp, rr))
+    return {"validity": [p is not None for p, _ in pairs], "field_f1": [field_f1(p, r) for p, r in pairs],
+            "exact": [p is not None and _canon(p) == _canon(r) for p, r in pairs]}
+
+
 def json_scores(preds: Sequence[str], refs: Sequence[str]) -> dict[str, float]:
     """validity (share that parses), field_f1 (mean over examples), exact (same parsed value)."""
     n = len(refs)
     if not n:
         return {"validity": 0.0, "field_f1": 0.0, "exact": 0.0}
-    pp = [parse_json(p) for p in preds]
-    rr = [parse_json(r) for r in refs]
-    valid = sum(p is not None for p in pp)
-    f1 = sum(field_f1(p, r) for p, r in zip(pp, rr))
-    exact = sum(p is not None and _canon(p) == _canon(r) for p, r in zip(pp, rr))
-    return {"validity": valid / n, "field_f1": f1 / n, "exact": exact / n}
+    return {k: sum(v) / n for k, v in json_example_scores(preds, refs).items()}
 
 
 # ----------------------------------------------------------------------------- tool calls
@@ -146,23 +163,25 @@ def _same_calls(pc: list[tuple[str, Any]], rc: list[tuple[str, Any]]) -> bool:
     return _same_names(pc, rc) and [_canon(x[1]) for x in pc] == [_canon(x[1]) for x in rc]
 
 
+def tool_call_example_scores(preds: Sequence[str], refs: Sequence[str]) -> dict[str, list[bool]]:
+    """Per example: validity, name_accuracy (same tool names in order, by tool_key), call_accuracy (names and
+    parsed arguments)."""
+    out: dict[str, list[bool]] = {"validity": [], "name_accuracy": [], "call_accuracy": []}
+    for p, r in zip(preds, refs):
+        pc, rc = parse_tool_calls(p), parse_tool_calls(r)
+        names = pc is not None and rc is not None and _same_names(pc, rc)
+        out["validity"].append(pc is not None)
+        out["name_accuracy"].append(names)
+        out["call_accuracy"].append(names and _same_calls(pc, rc))
+    return out
+
+
 def tool_call_scores(preds: Sequence[str], refs: Sequence[str]) -> dict[str, float]:
     """validity, name_accuracy (same tool names in order), call_accuracy (names and parsed arguments)."""
     n = len(refs)
     if not n:
         return {"validity": 0.0, "name_accuracy": 0.0, "call_accuracy": 0.0}
-    valid = names = calls = 0
-    for p, r in zip(preds, refs):
-        pc, rc = parse_tool_calls(p), parse_tool_calls(r)
-        if pc is None:
-            continue
-        valid += 1
-        if rc is None:
-            continue
-        if _same_names(pc, rc):
-            names += 1
-            calls += _same_calls(pc, rc)
-    return {"validity": valid / n, "name_accuracy": names / n, "call_accuracy": calls / n}
+    return {k: sum(v) / n for k, v in tool_call_example_scores(preds, refs).items()}
 
 
 def tools_in(targets: Iterable[str | None]) -> set[str]:
@@ -212,7 +231,7 @@ def _chrf_stats(hyp: str, ref: str) -> list[tuple[int, int, int]]:
     return out
 
 
-def _chrf_from_stats(stats: list[tuple[int, int, int]]) -> float:
+def chrf_from_stats(stats: Sequence[Sequence[int]]) -> float:
     """chrF as sacrebleu computes it: precision and recall averaged over the orders that exist, then F-beta."""
     precs, recs = [], []
     for match, nh, nr in stats:
@@ -232,17 +251,22 @@ def chrf(hyp: str, ref: str) -> float:
     """Sentence chrF2 (character 1-6 grams, recall weighted twice), 0-100."""
     if _norm(hyp) == _norm(ref):
         return 100.0
-    return _chrf_from_stats(_chrf_stats(hyp, ref))
+    return chrf_from_stats(_chrf_stats(hyp, ref))
+
+
+def chrf_stats(hyps: Sequence[str], refs: Sequence[str]) -> list[list[tuple[int, int, int]]]:
+    """Per example, per order n: (matching, hypothesis, reference) n-gram counts; summed, they give corpus chrF."""
+    return [_chrf_stats(h, r) for h, r in zip(hyps, refs)]
 
 
 def corpus_chrf(hyps: Sequence[str], refs: Sequence[str]) -> float:
     """Corpus chrF2: n-gram statistics summed over all sentences, then one score."""
     total = [[0, 0, 0] for _ in range(CHRF_ORDER)]
-    for h, r in zip(hyps, refs):
-        for i, s in enumerate(_chrf_stats(h, r)):
+    for stats in chrf_stats(hyps, refs):
+        for i, s in enumerate(stats):
             for j in range(3):
                 total[i][j] += s[j]
-    return _chrf_from_stats([tuple(t) for t in total])  # type: ignore[misc]
+    return chrf_from_stats(total)
 
 
 # ----------------------------------------------------------------------------- by output kind

@@ -189,7 +189,8 @@ def render_encoder_training(eng, training: dict[str, Any]) -> str:
 # ----------------------------------------------------------------------------- evaluation
 
 def render_evaluation(eng, report: dict[str, Any]) -> str:
-    """`fde evaluate`: base, few-shot and fine-tuned against the LLM, and the cost ratio."""
+    """`fde evaluate`: base, few-shot and fine-tuned against the LLM (95% intervals, paired tests), the cost ratio."""
+    from fde_toolkit.slm.confidence import comparison_lines, interval_note
     from fde_toolkit.slm.figures import comparison_rows
 
     names = report["metric_names"]
@@ -199,6 +200,7 @@ def render_evaluation(eng, report: dict[str, Any]) -> str:
             "throughput": "throughput", "cost": "cost / successful task"}
     table = text_table(comparison_rows(report), cols, numeric=set(cols) - {"variant"})
     lines += ["  " + ln for ln in table.splitlines()]
+    lines += ["  " + ln for ln in [interval_note(report), *comparison_lines(report)] if ln]
     ratio = report.get("cost_ratio_fine_tuned_vs_llm")
     serving = report.get("serving", {})
     if ratio is not None:

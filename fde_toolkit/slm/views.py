@@ -23,6 +23,7 @@ from typing import Any, Sequence
 
 from fde_toolkit import viz
 from fde_toolkit.slm import figures
+from fde_toolkit.slm.confidence import comparison_lines, interval_note, metric_text
 from fde_toolkit.slm.status import artifact_paths, candidate_task_ids, check_task, next_command, specialist_ready
 from fde_toolkit.slm.summary import encoder_training_rows
 from fde_toolkit import formatting as num
@@ -193,9 +194,11 @@ def key_numbers(proto: Prototyping) -> viz.Html | None:
              (f"{len(done)} / {n}", "tasks evaluated against the LLM")]
     for t in done[:6]:
         ev = t.evaluation
-        ratio = ev.get("cost_ratio_fine_tuned_vs_llm")
-        cards.append((num.share(ev["variants"]["fine_tuned"]["metrics"]["agreement"]),
+        ratio, ft = ev.get("cost_ratio_fine_tuned_vs_llm"), ev["variants"]["fine_tuned"]["metrics"]
+        ci = (ft.get("intervals") or {}).get("agreement")
+        cards.append((num.share(ft["agreement"]),
                       f"{t.id}: fine-tuned agrees with the LLM"
+                      + (f" (95% interval {num.interval(*ci, digits=0)})" if ci else "")
                       + (f"; {num.share(ratio, 2)} of its cost per successful task" if ratio is not None else "")))
     body = "".join(f'<div class="fde-card"><div class="v">{html.escape(v)}</div><div class="k">{html.escape(k)}</div>'
                    "</div>" for v, k in cards)
@@ -212,7 +215,7 @@ def overview_rows(proto: Prototyping) -> list[dict[str, Any]]:
             "dataset": " / ".join(f"{ds['splits'][s]:,}" for s in ("train", "val", "test")) if ds else "–",
             "best": (sel.get("best") or "–") if sel else "–",
             "trained": (f"{tr['candidate']['id']}, {tr['result']['steps']:,} steps" if tr else "–"),
-            "agreement": (num.share(ev["variants"]["fine_tuned"]["metrics"]["agreement"]) if ev else "–"),
+            "agreement": (metric_text(ev["variants"]["fine_tuned"]["metrics"], "agreement") if ev else "–"),
             "next": t.next or "done",
         })
     return rows
@@ -368,10 +371,12 @@ def show_comparison(proto: Prototyping) -> None:
         cost = (f"The fine-tuned SLM costs {num.share(ratio, 2)} of the LLM per successful task"
                 if ratio is not None
                 else "No cost ratio (the LLM's cost is not logged, or no fine-tuned answer succeeded)")
+        paired = comparison_lines(ev)
         _display(figures.comparison_table(ev),
                  viz.note(f"{ev['examples']} held-out test calls; the reference is the LLM's logged answer. {cost}, "
                           f"serving on {serving.get('hardware', 'the SLM hardware')} at "
-                          f"${serving.get('hourly_usd', 0):g}/hour fully used."))
+                          f"${serving.get('hourly_usd', 0):g}/hour fully used. {interval_note(ev)}".rstrip()),
+                 viz.note("Paired on the same calls: " + "; ".join(paired) + ".") if paired else None)
 
 
 def show_errors(proto: Prototyping, n: int = 8) -> None:
