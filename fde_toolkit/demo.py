@@ -10,7 +10,7 @@ from typing import Iterator
 from fde_toolkit.engagement import Engagement, create_pii_key, new_engagement
 
 DEMO_MARKER = ".demo.json"  # hidden, so ingest never reads it
-DEMO_SPECIALISTS = 1  # candidate tasks the demo fine-tunes (about 6 minutes each on 2 CPU cores)
+DEMO_SPECIALISTS = 4  # candidate tasks the demo specialises, by the LLM spend they could avoid
 
 
 def ensure_demo_logs(eng: Engagement, n_calls: int) -> bool:
@@ -31,8 +31,9 @@ def ensure_demo_logs(eng: Engagement, n_calls: int) -> bool:
 def run_demo(root: str | os.PathLike = "engagements/demo", n_calls: int = 20_000,
              force: bool = False) -> Iterator[str]:
     """Every phase on the demo customer, one line (or block) per step: generate the logs (once), ingest,
-    scrub, profile, discover tasks, build the top SLM candidate's dataset, fine-tune and evaluate it
-    (the budget is `finetune:` in engagement.yaml), the ROI, then every phase report and the slides."""
+    scrub, profile, discover tasks, then for the candidate tasks that hold most of the avoidable spend
+    build the dataset, train the specialist and evaluate it (the budget is `finetune:` in engagement.yaml),
+    the ROI, then every phase report and the slides."""
     root = Path(root)
     eng = Engagement.load(root) if (root / "engagement.yaml").is_file() else new_engagement(root, client="Demo")
     eng.raw_dir.mkdir(parents=True, exist_ok=True)

@@ -37,6 +37,8 @@ def test_head_learns_a_separable_task_and_probabilities_sum_to_one(encoder_folde
     assert probs.shape == (80, 4) and np.allclose(probs.sum(1), 1.0) and (probs >= 0).all()
     assert res["val_examples"] == 40 and res["temperature"] > 0 and res["converged"]
     assert res["features"] == clf.features(tx[:1]).shape[1]
+    stacked = np.asarray(clf.features(tx) @ clf.coef.T) + clf.intercept  # the block-wise logits are the same
+    np.testing.assert_allclose(clf.logits(tx), stacked, rtol=1e-4, atol=1e-5)
 
 
 def test_saved_classifier_reloads_with_identical_probabilities(encoder_folder, tmp_path):

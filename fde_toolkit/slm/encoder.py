@@ -107,8 +107,23 @@ class EncoderClassifier:
         return sparse.hstack([*parts, sparse.csr_matrix(dense)]).tocsr()
 
     def logits(self, texts: Sequence[str]) -> np.ndarray:
-        x = self.features(texts)
-        return np.asarray(x @ self.coef.T) + self.intercept
+        """coef @ features + intercept, block by block (no stacked feature matrix: faster per query)."""
+        blocks = self._blocks()
+        z = self.encoder(list(texts)) @ blocks["dense"] + self.intercept
+        for k in ("char", "word") if self.lexical else ():
+            z += np.asarray(self.lexical[k].transform(texts) @ blocks[k])
+        return z
+
+    def _blocks(self) -> dict[str, np.ndarray]:
+        """The head's weights split by feature block (lexical char, word, then dense), transposed, cached."""
+        if getattr(self, "_cache", None) is None:
+            sizes = [len(self.lexical[k].vocabulary_) for k in ("char", "word")] if self.lexical else []
+            cuts = np.cumsum([0, *sizes])
+            out = {k: np.ascontiguousarray(self.coef[:, cuts[i]:cuts[i + 1]].T)
+                   for i, k in enumerate(("char", "word")[: len(sizes)])}
+            out["dense"] = np.ascontiguousarray(self.coef[:, cuts[-1]:].T)
+            self._cache = out
+        return self._cache
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         """Calibrated probability of every label (columns in `labels` order)."""
