@@ -143,11 +143,14 @@ def synth(out: Path = typer.Argument(..., help="Folder to write the demo custome
 @app.command()
 def demo(engagement: Path = typer.Argument(Path("engagements/demo"), help="The demo engagement folder."),
          calls: int = typer.Option(20_000, "--calls", help="Number of demo calls to generate."),
+         decoders: Optional[bool] = typer.Option(
+             None, "--decoders/--no-decoders", help="Also train decoder LoRA specialists for the tool-call, JSON "
+             "and text tasks (default: when CUDA is available; hours on a 2-core CPU)."),
          force: bool = ForceOpt) -> None:
     """Run the demo engagement end to end: generate logs, ingest, profile, render the reports."""
     from fde_toolkit.demo import run_demo
 
-    for line in run_demo(engagement, n_calls=calls, force=force):
+    for line in run_demo(engagement, n_calls=calls, force=force, decoders=decoders):
         typer.echo(line)
 
 

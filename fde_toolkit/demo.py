@@ -29,11 +29,15 @@ def ensure_demo_logs(eng: Engagement, n_calls: int) -> bool:
 
 
 def run_demo(root: str | os.PathLike = "engagements/demo", n_calls: int = 20_000,
-             force: bool = False) -> Iterator[str]:
+             force: bool = False, decoders: bool | None = None) -> Iterator[str]:
     """Every phase on the demo customer, one line (or block) per step: generate the logs (once), ingest,
     scrub, profile, discover tasks, then for the candidate tasks that hold most of the avoidable spend
     build the dataset, train the specialist and evaluate it (the budget is `finetune:` in engagement.yaml),
-    the ROI, then every phase report and the slides."""
+    the ROI, then every phase report and the slides.
+
+    A label task gets the encoder classifier (seconds on a CPU); tool-call, JSON and text tasks need a
+    decoder LoRA, which the demo trains only with `decoders=True` (default: when CUDA is available): on
+    a 2-core CPU one of them takes longer than the whole demo's budget."""
     root = Path(root)
     eng = Engagement.load(root) if (root / "engagement.yaml").is_file() else new_engagement(root, client="Demo")
     eng.raw_dir.mkdir(parents=True, exist_ok=True)
@@ -45,8 +49,17 @@ def run_demo(root: str | os.PathLike = "engagements/demo", n_calls: int = 20_000
     yield str(eng.scrub(force=force))
     yield str(eng.profile(force=force))
     yield "\n".join(str(eng.discover(force=force)).split("\n")[:12])
+    if decoders is None:
+        from fde_toolkit.slm.registry import best_device
+        decoders = best_device() == "cuda"
     for task in eng.candidate_tasks()[:DEMO_SPECIALISTS]:
-        yield str(eng.dataset(task, force=force))
+        info = eng.dataset(task, force=force)
+        yield str(info)
+        if info.data["output_kind"] != "label" and not decoders:
+            yield (f"{task}: a {info.data['output_kind']} task needs a decoder LoRA specialist; the demo trains "
+                   f"those only with --decoders (on by default with CUDA). Next: `fde finetune "
+                   f"{eng.display_root} --task {task}` with a budget that fits this machine.")
+            continue
         yield str(eng.finetune(task, force=force))
         yield str(eng.evaluate(task, force=force))
     yield str(eng.roi(force=force))

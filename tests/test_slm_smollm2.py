@@ -34,7 +34,7 @@ def test_smollm2_loads_through_the_cache_and_fine_tunes(tmp_path, monkeypatch):
     ft = {"train": {"lr": 1e-3, "max_steps": 4, "budget_minutes": None, "eval_every": 2, "epochs": 50}}
     eng = toy_engagement(tmp_path / "acme", n=24, finetune=ft)
     build_dataset(eng, "t01")
-    tr = finetune(eng, "t01").data
+    tr = finetune(eng, "t01", candidate=DEFAULT_ID).data  # a label task: the encoder would be the default
     assert tr["candidate"]["id"] == DEFAULT_ID and tr["result"]["steps"] == 4
     curves = json.loads((eng.artifacts_dir / "models" / "t01" / "curves.json").read_text())
     assert curves["train"][-1]["loss"] < curves["train"][0]["loss"]

@@ -186,15 +186,19 @@ def softmax(z: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=1, keepdims=True)
 
 
-def fit_temperature(logits: np.ndarray, targets: np.ndarray) -> float:
-    """The temperature that minimises the negative log-likelihood of `targets` (1.0 without data)."""
+def fit_temperature(logits: np.ndarray, targets: np.ndarray, smoothing: float = 0.01) -> float:
+    """The temperature that minimises the negative log-likelihood of `targets` (1.0 without data).
+
+    The likelihood is label-smoothed (`smoothing` of the mass spread over every label), so that a
+    validation split the head gets all right does not drive the temperature to zero and every
+    probability to 1.0: routing needs confidences that can still say "unsure"."""
     if len(targets) == 0:
         return 1.0
     from scipy.optimize import minimize_scalar
 
     def nll(log_t: float) -> float:
-        p = softmax(logits / np.exp(log_t))
-        return float(-np.log(np.clip(p[np.arange(len(targets)), targets], 1e-12, None)).mean())
+        logp = np.log(np.clip(softmax(logits / np.exp(log_t)), 1e-12, None))
+        return float(-((1 - smoothing) * logp[np.arange(len(targets)), targets] + smoothing * logp.mean(1)).mean())
 
     res = minimize_scalar(nll, bounds=(np.log(0.05), np.log(20.0)), method="bounded")
     return float(np.exp(res.x))

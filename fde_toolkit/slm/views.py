@@ -205,6 +205,14 @@ def key_numbers(proto: Prototyping) -> viz.Html | None:
     return viz.Html(f'<div class="fde-cards">{body}</div>')
 
 
+def _trained(tr: dict[str, Any] | None) -> str:
+    if not tr:
+        return "–"
+    if tr.get("specialist") == "encoder":
+        return f"{tr['candidate']['id']}, head fitted in {tr['result']['elapsed_seconds']:,.0f} s"
+    return f"{tr['candidate']['id']}, {tr['result']['steps']:,} steps"
+
+
 def overview_rows(proto: Prototyping) -> list[dict[str, Any]]:
     """One row per task: dataset size, best candidate, training, fine-tuned agreement, the next command."""
     rows = []
@@ -214,7 +222,7 @@ def overview_rows(proto: Prototyping) -> list[dict[str, Any]]:
             "task": t.id, "name": t.name, "output": t.output_kind or "–",
             "dataset": " / ".join(f"{ds['splits'][s]:,}" for s in ("train", "val", "test")) if ds else "–",
             "best": (sel.get("best") or "–") if sel else "–",
-            "trained": (f"{tr['candidate']['id']}, {tr['result']['steps']:,} steps" if tr else "–"),
+            "trained": _trained(tr),
             "agreement": (metric_text(ev["variants"]["fine_tuned"]["metrics"], "agreement") if ev else "–"),
             "next": t.next or "done",
         })
