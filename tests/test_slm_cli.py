@@ -178,7 +178,8 @@ def test_smollm2_through_the_cli(tmp_path, monkeypatch, capsys):
         return out.out
 
     assert "test 4" in fde("dataset", eng.root, "--task", "t01")
-    out = fde("finetune", eng.root, "--task", "t01", "--max-steps", "3")
+    # a label task: without --candidate the encoder classifier would be trained (the default for labels)
+    out = fde("finetune", eng.root, "--task", "t01", "--max-steps", "3", "--candidate", "smollm2-135m-instruct")
     assert "smollm2-135m-instruct" in out and "ran 3 steps" in out and "tokens/s" in out
     out = fde("evaluate", eng.root, "--task", "t01")
     assert "fine-tuned" in out and "LLM (logged)" in out
