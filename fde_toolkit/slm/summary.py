@@ -146,9 +146,12 @@ def render_training(eng, training: dict[str, Any]) -> str:
                         if r.get("final_train_loss") is not None else ""))
     else:
         lines.append("  no validation pass ran (empty val split or too few steps): the adapter is the last step's")
-    p = artifact_paths(eng, training["task"])
-    lines.append(f"Wrote {_where(p['training'].parent)}/: adapter/ (PEFT), curves.json, training.json, "
-                 "model_card.md")
+    return _wrote(eng, training, lines, "adapter/ (PEFT), curves.json, training.json, model_card.md")
+
+
+def _wrote(eng, training: dict[str, Any], lines: list[str], what: str) -> str:
+    """The lines, then where the run wrote `what` and the command to run next."""
+    lines.append(f"Wrote {_where(artifact_paths(eng, training['task'])['training'].parent)}/: {what}")
     nxt = next_command(eng, training["task"])
     if nxt:
         lines.append(f"Next: `{nxt}`")
@@ -177,13 +180,7 @@ def render_encoder_training(eng, training: dict[str, Any]) -> str:
     rows = encoder_training_rows(training)
     lines = [_head(eng, training, f"encoder classifier on {training['candidate']['id']}")]
     lines += [f"  {r['what']}: {r['v']}" for r in rows]
-    p = artifact_paths(eng, training["task"])
-    lines.append(f"Wrote {_where(p['training'].parent)}/: adapter/ (classifier.json, head.safetensors), "
-                 "training.json, model_card.md")
-    nxt = next_command(eng, training["task"])
-    if nxt:
-        lines.append(f"Next: `{nxt}`")
-    return "\n".join(lines)
+    return _wrote(eng, training, lines, "adapter/ (classifier.json, head.safetensors), training.json, model_card.md")
 
 
 # ----------------------------------------------------------------------------- evaluation
