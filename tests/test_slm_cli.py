@@ -165,7 +165,8 @@ def test_smollm2_through_the_cli(tmp_path, monkeypatch, capsys):
 
     monkeypatch.setattr(embed, "SentenceEmbedder", lambda *a, **k: hash_embedder)  # the model is what is tested here
 
-    ft = {"dataset": {"max_test": 4, "max_val": 4}, "train": {"lr": 1e-3, "budget_minutes": None, "eval_every": 3},
+    ft = {"dataset": {"max_test": 4, "max_val": 4}, "train": {"lr": 1e-3, "budget_minutes": None, "eval_every": 3,
+                                                                 "precision": "fp32"},
           "evaluate": {"max_examples": 4, "latency_examples": 1, "shots": 1, "max_new_tokens": 8}}
     eng = toy_engagement(tmp_path / "acme", n=24, finetune=ft)
 

@@ -31,7 +31,8 @@ def test_smollm2_loads_through_the_cache_and_fine_tunes(tmp_path, monkeypatch):
     assert model.name_or_path == str(converted_folder(cand)) and tok.name_or_path == str(converted_folder(cand))
     assert tok.pad_token == "<|im_end|>"  # the trap the loss must avoid
 
-    ft = {"train": {"lr": 1e-3, "max_steps": 4, "budget_minutes": None, "eval_every": 2, "epochs": 50}}
+    ft = {"train": {"lr": 1e-3, "max_steps": 4, "budget_minutes": None, "eval_every": 2, "epochs": 50,
+                    "precision": "fp32"}}  # auto's bf16 timing is tested on the toy model (test_slm_train.py)
     eng = toy_engagement(tmp_path / "acme", n=24, finetune=ft)
     build_dataset(eng, "t01")
     tr = finetune(eng, "t01", candidate=DEFAULT_ID).data  # a label task: the encoder would be the default

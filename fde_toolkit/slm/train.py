@@ -156,18 +156,23 @@ def planned_precision(setting: str, device: str) -> dict[str, Any] | None:
     return None
 
 
+MEASURE_ROWS = 2  # rows of the first batch that bf16 and fp32 are timed on
+
+
 def choose_precision(model, params: list[torch.Tensor], ids: torch.Tensor, tgt: torch.Tensor,
                      settings: TrainSettings, device: str, seed: int) -> dict[str, Any]:
     """The run's precision: planned_precision, else measured on this batch (machine.measure_bf16).
 
-    The measuring steps run forward and backward only (no optimizer step), from the same random
-    state each, and leave the training's random state and the gradients as they were."""
+    The measuring steps run forward and backward only (no optimizer step) on the batch's first
+    `MEASURE_ROWS` rows (the ratio of the two speeds is what matters, and a full batch of long prompts
+    cost a CPU run minutes), from the same random state each, and leave the training's random state
+    and the gradients as they were."""
     plan = planned_precision(settings.precision, device)
     if plan is not None:
         return plan
     from fde_toolkit.slm.machine import measure_bf16
 
-    ids, tgt = ids.to(device), tgt.to(device)
+    ids, tgt = ids[:MEASURE_ROWS].to(device), tgt[:MEASURE_ROWS].to(device)
 
     def step(dtype: torch.dtype | None) -> float:
         torch.manual_seed(seed)
@@ -183,9 +188,9 @@ def choose_precision(model, params: list[torch.Tensor], ids: torch.Tensor, tgt: 
     model.train()
     cuda = [torch.device(device).index or 0] if device.startswith("cuda") else []
     with torch.random.fork_rng(devices=cuda):
-        measured = measure_bf16(step)
+        measured = measure_bf16(step, steps=1)
     model.train(was_training)
-    return {"setting": settings.precision, "device": device, **measured}
+    return {"setting": settings.precision, "device": device, "rows": int(ids.size(0)), **measured}
 
 
 def _dtype(precision: dict[str, Any]) -> torch.dtype | None:
