@@ -95,9 +95,14 @@ def single_request_latency(model, tok, records: Sequence[dict[str, Any]], info: 
                     label_decoding=cfg.evaluate.label_decoding, offered_tools=[offered])
             times.append((time.perf_counter() - t0) * 1000)
             bar.update(1)
-    if not times:
+    return latency_summary(times)
+
+
+def latency_summary(times_ms: Sequence[float]) -> dict[str, float | None]:
+    """p50, p95 and mean of per-request milliseconds (None each when nothing was timed)."""
+    if not times_ms:
         return {"p50": None, "p95": None, "mean": None}
-    a = np.asarray(times)
+    a = np.asarray(times_ms)
     return {"p50": round(float(np.percentile(a, 50)), 2), "p95": round(float(np.percentile(a, 95)), 2),
             "mean": round(float(a.mean()), 2)}
 

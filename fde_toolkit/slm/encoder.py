@@ -75,6 +75,15 @@ def _vectorizers():
             "word": TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=1)}
 
 
+def stack_features(dense: np.ndarray, texts: Sequence[str], lexical: dict[str, Any] | None):
+    """The head's input: TF-IDF char and word n-grams (with `lexical`), then the dense encoder features."""
+    if not lexical:
+        return dense
+    from scipy import sparse
+    parts = [lexical[k].transform(texts) for k in ("char", "word")]
+    return sparse.hstack([*parts, sparse.csr_matrix(dense)]).tocsr()
+
+
 def _restore_vectorizer(kind: str, terms: list[str], idf: np.ndarray):
     """A fitted TfidfVectorizer from its terms (in column order) and idf weights."""
     vec = _vectorizers()[kind]
@@ -99,12 +108,7 @@ class EncoderClassifier:
     lexical: dict[str, Any] | None = None  # {"char": vectorizer, "word": vectorizer}
 
     def features(self, texts: Sequence[str]):
-        dense = self.encoder(list(texts))
-        if not self.lexical:
-            return dense
-        from scipy import sparse
-        parts = [self.lexical[k].transform(texts) for k in ("char", "word")]
-        return sparse.hstack([*parts, sparse.csr_matrix(dense)]).tocsr()
+        return stack_features(self.encoder(list(texts)), texts, self.lexical)
 
     def logits(self, texts: Sequence[str]) -> np.ndarray:
         """coef @ features + intercept, block by block (no stacked feature matrix: faster per query)."""
@@ -222,7 +226,6 @@ def fit_classifier(encoder_path: str, train_texts: Sequence[str], train_labels: 
                    val_texts: Sequence[str], val_labels: Sequence[str],
                    settings: ClassifierSettings | None = None, seed: int = 0) -> tuple[EncoderClassifier, dict]:
     """Fit the head on the training requests, calibrate on validation; (classifier, what happened)."""
-    from scipy import sparse
     from sklearn.linear_model import LogisticRegression
 
     settings = settings or ClassifierSettings()
@@ -236,7 +239,6 @@ def fit_classifier(encoder_path: str, train_texts: Sequence[str], train_labels: 
     dense = encoder(list(train_texts))
     t_embed = time.perf_counter() - t0
     lexical = None
-    x = dense
     if settings.lexical:
         lexical = {}
         for k, vec in _vectorizers().items():
@@ -244,8 +246,7 @@ def fit_classifier(encoder_path: str, train_texts: Sequence[str], train_labels: 
                 lexical[k] = vec.fit(list(train_texts))
             except ValueError:  # too few documents for min_df: no such n-grams
                 lexical[k] = vec.set_params(min_df=1).fit(list(train_texts))
-        x = sparse.hstack([lexical["char"].transform(train_texts), lexical["word"].transform(train_texts),
-                           sparse.csr_matrix(dense)]).tocsr()
+    x = stack_features(dense, train_texts, lexical)
     index = {lab: i for i, lab in enumerate(labels)}
     y = np.array([index[v] for v in train_labels])
     head = LogisticRegression(C=settings.c, max_iter=settings.max_iter, random_state=seed)

@@ -13,18 +13,13 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 
-from fde_toolkit.slm.answer import request_text
+from fde_toolkit.slm.answer import latency_summary, request_text
 from fde_toolkit.slm.config import FinetuneConfig
 from fde_toolkit.slm.registry import Candidate, weights_folder
-
-def is_encoder_folder(folder: Path) -> bool:
-    return (Path(folder) / "classifier.json").is_file()
-
 
 def train_encoder(cand: Candidate, splits: dict[str, list[dict]], cfg: FinetuneConfig, seed: int = 0):
     """(EncoderClassifier, result) fitted on the train split and calibrated on the val split."""
@@ -42,11 +37,7 @@ def latency_ms(fn, items: Sequence[Any]) -> dict[str, float | None]:
         t0 = time.perf_counter()
         fn([it])
         times.append((time.perf_counter() - t0) * 1000)
-    if not times:
-        return {"p50": None, "p95": None, "mean": None}
-    a = np.asarray(times)
-    return {"p50": round(float(np.percentile(a, 50)), 2), "p95": round(float(np.percentile(a, 95)), 2),
-            "mean": round(float(a.mean()), 2)}
+    return latency_summary(times)
 
 
 @dataclass
@@ -67,7 +58,8 @@ class EncoderSpecialist:
                 "seconds": round(dt, 3), "examples_per_s": len(texts) / dt if dt > 0 else None}
 
     def latency(self, records: Sequence[dict[str, Any]]) -> dict[str, float | None]:
-        self.classifier.predict_proba([request_text(records[0])]) if records else None  # warm-up
+        if records:
+            self.classifier.predict_proba([request_text(records[0])])  # warm-up
         return latency_ms(lambda rs: self.classifier.predict_proba([request_text(r) for r in rs]), records)
 
 
