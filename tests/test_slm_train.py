@@ -28,7 +28,8 @@ def _data(tok, n=160, seed=0):
 
 def _settings(**kw) -> TrainSettings:
     base = dict(lr=2e-2, epochs=50, max_steps=60, budget_minutes=None, eval_every=20, batch_size=16, patience=0,
-                checkpoint_every=1000, warmup_steps=5)
+                checkpoint_every=1000, warmup_steps=5,
+                precision="fp32")  # timing-free; "auto" is pinned where a test is about it
     return TrainSettings(**{**base, **kw})
 
 
@@ -149,11 +150,7 @@ def test_same_seed_same_run(tok, tmp_path):
 def test_resume_continues_the_step_count_and_matches_an_uninterrupted_run(tok, tmp_path):
     train, _ = _data(tok, 64)
     lora = LoraSettings(r=8, alpha=16, dropout=0.1)  # dropout: the random state must be restored too
-    settings = _settings(max_steps=10, checkpoint_every=2, eval_every=4)
-
-    straight = attach_lora(toy_model(tok), lora, seed=0)
-    train_lora(straight, tok, train, train[:8], settings, lora, tmp_path / "a", seed=0, progress=False)
-    ref = json.loads((tmp_path / "a" / "curves.json").read_text())
+    settings = _settings(max_steps=10, checkpoint_every=2, eval_every=4, precision="auto")  # measured, then kept
 
     class Crash(Exception):
         pass
@@ -166,6 +163,13 @@ def test_resume_continues_the_step_count_and_matches_an_uninterrupted_run(tok, t
     with pytest.raises(Crash):
         train_lora(first, tok, train, train[:8], settings, lora, tmp_path / "b", seed=0, progress=False,
                    on_step=crash_at_6)
+    chosen = json.loads((tmp_path / "b" / "checkpoints" / "last" / "state.json").read_text())["state"]["precision"]
+    # the uninterrupted reference pins what the first run measured: bf16 vs fp32 timing differs between machines
+    straight = attach_lora(toy_model(tok), lora, seed=0)
+    train_lora(straight, tok, train, train[:8], _settings(max_steps=10, checkpoint_every=2, eval_every=4,
+                                                          precision=chosen["chosen"]),
+               lora, tmp_path / "a", seed=0, progress=False)
+    ref = json.loads((tmp_path / "a" / "curves.json").read_text())
     again = attach_lora(toy_model(tok), lora, seed=99)  # fresh weights: the checkpoint must restore them
     res = train_lora(again, tok, train, train[:8], settings, lora, tmp_path / "b", seed=0, resume=True, progress=False)
     got = json.loads((tmp_path / "b" / "curves.json").read_text())
@@ -173,8 +177,7 @@ def test_resume_continues_the_step_count_and_matches_an_uninterrupted_run(tok, t
     assert [c["step"] for c in got["train"]] == list(range(1, 11))
     assert [c["loss"] for c in got["train"]] == pytest.approx([c["loss"] for c in ref["train"]], abs=1e-5)
     assert res["precision"]["why"].startswith("resumed: ")  # the precision the run started with, not measured again
-    assert res["precision"]["chosen"] == json.loads((tmp_path / "b" / "checkpoints" / "last" / "state.json")
-                                                    .read_text())["state"]["precision"]["chosen"]
+    assert res["precision"]["chosen"] == chosen["chosen"]
     with pytest.raises(FdeError, match="other settings"):
         other = attach_lora(toy_model(tok), lora, seed=0)
         train_lora(other, tok, train, train[:8], _settings(max_steps=12, lr=1e-3, checkpoint_every=2), lora,
