@@ -81,6 +81,15 @@ CATALOG: dict[str, Artifact] = {a.name: a for a in (
     _a("model_card", "models/{task}/model_card.md", "finetune", "the specialist's model card"),
     _a("eval", "eval/{task}.json", "evaluate", "base vs few-shot vs fine-tuned vs the LLM"),
     _a("predictions", "eval/{task}_predictions.jsonl", "evaluate", "every test answer of every variant"),
+    # routing (S5 -> S6)
+    _a("task_index", "router/task_index", "route", "what the router needs to place a new call in a task"),
+    _a("routing_scores", "router/{task}_scores.parquet", "route", "val and test calls: signals, correct, reasons"),
+    _a("routing_policy", "routing.yaml", "route", "the policy a router loads: per task signal and threshold"),
+    _a("routing", "routing.json", "route", "the evidence: AUROC per signal, offload, kept quality, cost"),
+    _a("replay", "router/replay.json", "route", "held-out calls through the policy against all-LLM"),
+    _a("drift_calls", "drift/curated.parquet", "drift", "the new logs, ingested and scrubbed"),
+    _a("drift_assignments", "drift/assignments.parquet", "drift", "new call -> task, distance, reason"),
+    _a("drift", "drift.json", "drift", "task-mix, input and outcome shift per week; a recommendation per task"),
     # handover
     _a("roi", "roi.json", "roi", "the three tiers, scenarios and uncertainty"),
 )}
