@@ -111,6 +111,26 @@ def evaluate(engagement: Path = EngagementArg, task: Optional[str] = TaskOpt, fo
 
 
 @app.command()
+def route(engagement: Path = EngagementArg,
+          replay: bool = typer.Option(False, "--replay", help="Also run the held-out calls through the policy and "
+                                      "compare offload, quality, cost and latency with all-LLM."),
+          force: bool = ForceOpt) -> None:
+    """Calibrate SLM-first routing per task on validation, check it on test: routing.yaml and routing.json."""
+    eng = open_engagement(engagement)
+    typer.echo(eng.route(force=force))
+    if replay:
+        typer.echo(eng.replay(force=force))
+
+
+@app.command()
+def drift(engagement: Path = EngagementArg,
+          logs: Path = typer.Option(..., "--logs", help="Folder of new logs (any format `fde ingest` reads)."),
+          force: bool = ForceOpt) -> None:
+    """S6: new logs against the known tasks: task-mix, input and outcome shift per week; keep / retrain / new."""
+    typer.echo(open_engagement(engagement).drift(logs, force=force))
+
+
+@app.command()
 def roi(engagement: Path = EngagementArg, force: bool = ForceOpt) -> None:
     """Three-tier ROI from what was measured and the named assumptions: artifacts/roi.json and figures."""
     typer.echo(open_engagement(engagement).roi(force=force))

@@ -369,6 +369,24 @@ class Engagement:
 
         return evaluate(self, task, force=force)
 
+    def route(self, force: bool = False) -> "StepResult":
+        """Calibrated SLM-first routing per task -> routing.yaml + routing.json (`fde route`)."""
+        from fde_toolkit.routing.step import route
+
+        return route(self, force=force)
+
+    def replay(self, force: bool = False) -> "StepResult":
+        """Held-out calls through the routing policy vs all-LLM -> router/replay.json (`fde route --replay`)."""
+        from fde_toolkit.routing.replay import replay
+
+        return replay(self, force=force)
+
+    def drift(self, logs: "str | os.PathLike", force: bool = False) -> "StepResult":
+        """New logs against the engagement's tasks: shift and a recommendation per task -> drift.json (`fde drift`)."""
+        from fde_toolkit.routing.drift import drift
+
+        return drift(self, logs, force=force)
+
     def roi(self, force: bool = False) -> "StepResult":
         """The three-tier ROI -> roi.json (`fde roi`)."""
         from fde_toolkit.roi.step import roi

@@ -47,10 +47,10 @@ PHASE_TITLES = {"01_scoping": "Scoping report", "02_prototyping": "Prototyping r
                 "03_hardening": "Hardening report", "04_handover": "Handover report",
                 EXECUTIVE: "Executive summary"}
 # Artifacts a phase's notebook reads, when present (the manifest fingerprints them): catalog names.
-PHASE_ARTIFACTS = {EXECUTIVE: ["profile", "tasks", "eval", "roi"],
+PHASE_ARTIFACTS = {EXECUTIVE: ["profile", "tasks", "eval", "routing", "roi"],
                    "01_scoping": ["calls", "ingest_report", "profile", "pii_report", "tasks"],
                    "02_prototyping": PROTOTYPING_ARTIFACTS,
-                   "04_handover": ["profile", "tasks", "eval", "training", "model_card", "roi"]}
+                   "04_handover": ["profile", "tasks", "eval", "training", "model_card", "routing", "drift", "roi"]}
 
 
 def _prepare_scoping(eng: Engagement) -> None:

@@ -8,8 +8,8 @@
     ev.next_tasks       # SLM candidates of tasks.json without an evaluation yet, best first
     ev.needs            # what is missing for a complete ROI (empty when complete)
 
-The ROI model also takes `<task>.offload_share`, `<task>.kept_quality` and
-`<task>.slm_latency_under_load_ms` when a measurement of them is added; until then the assumptions
+`<task>.offload_share` and `<task>.kept_quality` come from routing.json (`fde route`) when it exists;
+`<task>.slm_latency_under_load_ms` when hardening measures it. Until then the assumptions
 routing_offload_share, routing_quality_target and latency_under_load_factor stand in.
 """
 
@@ -130,6 +130,27 @@ def _task_measurements(ev: Evidence, t: dict[str, Any]) -> None:
                          "calls": t.get("calls")}
 
 
+def _routing_measurements(ev: Evidence, tid: str, r: dict[str, Any] | None) -> None:
+    """The calibrated policy on the test split: the share the specialist keeps and their agreement with the LLM.
+    A task whose target no threshold meets stays on the LLM: offload 0, measured."""
+    key = f"tasks.{tid}"
+    if not r or not r.get("specialist"):
+        ev.notes.append(f"routing.json has no calibration for {tid}: the offload share is assumed; run `fde route`")
+        return
+    label = f"share of the task's test calls the specialist keeps at target {r.get('target')}"
+    if not r.get("feasible"):
+        ev.add(f"{tid}.offload_share", 0.0, "share", "routing.json", f"{key}.feasible", label,
+               note=f"no threshold meets the target: the task stays on the LLM ({r.get('reason', '')})")
+        return
+    ev.add(f"{tid}.offload_share", r.get("offload_share"), "share", "routing.json", f"{key}.offload_share", label)
+    kq = r.get("kept_quality") or {}
+    ev.add(f"{tid}.kept_quality", kq.get("value"), "share", "routing.json", f"{key}.kept_quality.value",
+           "agreement with the LLM of the calls the specialist keeps (test split)")
+    for end in ("low", "high"):
+        ev.add(f"{tid}.kept_quality_{end}", kq.get(end), "share", "routing.json", f"{key}.kept_quality.{end}",
+               f"kept calls' agreement, {end} end of its 95% interval (Clopper-Pearson)")
+
+
 def _eval_measurements(ev: Evidence, tid: str, rep: dict[str, Any]) -> bool:
     art = f"eval/{tid}.json"
     ft = _dig(rep, "variants.fine_tuned")
@@ -231,6 +252,11 @@ def gather(eng, read_calls: bool = True) -> Evidence:
                        "encoded.train", "training examples")
             else:
                 ev.notes.append(f"models/{tid}/training.json not found: its fine-tuning time counts as 0")
+    routing = arts.optional("routing")
+    if routing is not None:
+        ev.inputs.append(arts.path("routing"))
+        for tid in evaluated:
+            _routing_measurements(ev, tid, (routing.get("tasks") or {}).get(tid))
     order = {r["id"]: i for i, r in enumerate(ranked)}
     ev.tasks = sorted(evaluated, key=lambda x: (order.get(x, 10**9), x))
     ev.next_tasks = [r["id"] for r in ranked if r["id"] not in evaluated and r.get("cost_usd") is not None]

@@ -17,7 +17,8 @@ from typing import Any, Literal
 from fde_toolkit import FdeError
 
 # Artifacts the prototyping notebook reads (catalog names).
-PROTOTYPING_ARTIFACTS = ["tasks", "dataset_info", "split", "selection", "training", "curves", "eval", "predictions"]
+PROTOTYPING_ARTIFACTS = ["tasks", "dataset_info", "split", "selection", "training", "curves", "eval", "predictions",
+                         "routing", "routing_scores", "replay"]
 STEPS = ("dataset", "selection", "training", "evaluation")
 Needs = Literal["dataset", "training"] | None
 
