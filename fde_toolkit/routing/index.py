@@ -28,7 +28,6 @@ import polars as pl
 
 from fde_toolkit import FdeError
 from fde_toolkit.files import replacing, write_json
-from fde_toolkit.tasks.cluster import weighted_order
 from fde_toolkit.tasks.embed import Embedder, EmbeddingCache, SentenceEmbedder, unit_rows
 from fde_toolkit.tasks.signature import REQUEST_CHARS, VOLATILE, _tool_names, call_signatures
 from fde_toolkit.tasks.steps import PER_REQUEST_TOOLS, assign_steps, per_request_tool_families
@@ -115,6 +114,8 @@ class TaskIndex:
     def build(cls, eng: "Engagement", embedder: Embedder | None = None) -> "TaskIndex":
         """From curated.parquet and tasks.parquet: the signatures are re-derived (deterministic on the same
         calls), the request vectors mostly come from the embedding cache `fde discover` filled."""
+        from fde_toolkit.tasks.cluster import weighted_order  # scikit-learn: only when building
+
         config = eng.config.tasks
         curated = eng.artifacts.require("curated")
         assignments = pl.read_parquet(eng.artifacts.require("task_assignments"))
