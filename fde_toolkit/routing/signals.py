@@ -17,6 +17,7 @@ Signals, higher = more sure, one float per record:
 The decoder answers exactly as `fde evaluate` does (same prompts, label scoring, constrained tool
 names, greedy generation, finetune.evaluate settings). `problems` are the validators' reasons per
 answer (routing/validators.py: answers that always escalate).
+Importing this module loads no model stack; loading a specialist does.
 """
 
 from __future__ import annotations
@@ -26,8 +27,6 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
 import numpy as np
-
-from fde_toolkit.slm.answer import request_text
 
 Problems = Callable[..., list[str]]  # answer_problems(kind, answer, offered_tools, labels)
 NO_RIVAL_MARGIN = 1000.0  # nats: a label or tool name the answer could not have chosen otherwise
@@ -92,6 +91,8 @@ class Encoder(Specialist):
     classifier: Any = None  # EncoderClassifier
 
     def _answer(self, records: list[dict[str, Any]]) -> tuple[list[str], dict[str, np.ndarray]]:
+        from fde_toolkit.slm.answer import request_text
+
         probs = self.classifier.predict_proba([request_text(r) for r in records])
         top2 = np.sort(probs, axis=1)[:, ::-1][:, :2]
         second = top2[:, 1] if probs.shape[1] > 1 else np.zeros(len(probs))
