@@ -8,6 +8,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import pytest
 import yaml
@@ -19,6 +20,7 @@ from fde_toolkit.logs.ingest import ingest
 from fde_toolkit.routing.client import OpenAIEndpoint, client_from
 from fde_toolkit.routing.config import EscalationConfig
 from fde_toolkit.routing.index import TaskIndex
+from fde_toolkit.routing.replay import render_replay, replay
 from fde_toolkit.routing.router import Router
 from fde_toolkit.slm import build_dataset
 from fde_toolkit.slm.tuning import finetune
@@ -222,3 +224,30 @@ def test_a_missing_policy_names_fde_route(tmp_path: Path) -> None:
     eng = toy_engagement(tmp_path / "bare", n=20)
     with pytest.raises(FdeError, match="fde route"):
         Router.from_engagement(eng.root)
+
+
+def test_replay_answers_escalations_offline_and_reports_cost_and_latency(eng) -> None:
+    from fde_toolkit.routing.signals import load_specialist
+
+    test = eng.artifacts.read("split", "t01", "test")
+    scores = load_specialist(eng, "t01").answer(test).signals["top_probability"]
+    _policy(eng, threshold=float(np.median(scores)))  # about half kept, half escalated
+    eng.artifacts.write("eval", {"variants": {"fine_tuned": {"cost": {"per_task_usd": 1e-5}}}}, "t01")
+    result = replay(eng, embedder=hash_embedder)
+    report = result.data
+    o, t = report["overall"], report["tasks"]["t01"]
+    assert o["calls"] == t["calls"] == len(test) and report["calls_missing"] == 0
+    assert o["kept"] + sum(o["escalation_reasons"].values()) == o["calls"]
+    assert 0 < o["offload_share"] < 1 and o["kept_quality"] is not None
+    assert o["system_quality"] == round((o["kept_quality"] * o["kept"] + o["calls"] - o["kept"]) / o["calls"], 4)
+    assert set(o["escalation_reasons"]) <= {"low_confidence", "far_from_task", "unknown_label"}
+    curated = pl.read_parquet(eng.artifacts.path("curated")).filter(pl.col("call_id").is_in([r["id"] for r in test]))
+    assert o["cost_usd"]["all_llm"] == pytest.approx(curated["cost_usd"].sum())
+    assert o["cost_usd"]["routed"] < o["cost_usd"]["all_llm"]
+    assert o["latency_ms_p50"]["all_llm"] == 400.0 and o["latency_ms_p50"]["routed"] > 0
+    assert eng.artifacts.exists("replay") and "t01" in render_replay(report)
+    assert replay(eng, embedder=hash_embedder).skipped
+    _policy(eng, route="llm")  # a task on the LLM: a sample of its calls, all escalated, quality 1
+    llm = replay(eng, embedder=hash_embedder).data["overall"]
+    assert llm["calls"] == len(test) and llm["offload_share"] == 0 and llm["system_quality"] == 1.0
+    assert llm["cost_usd"]["routed"] == pytest.approx(llm["cost_usd"]["all_llm"])
