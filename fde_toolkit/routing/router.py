@@ -1,0 +1,284 @@
+"""The SLM-first router: a specialist answers when the policy trusts it, the LLM answers the rest.
+
+    router = Router.from_engagement("engagements/acme")       # routing.yaml + the task index + specialists
+    reply = router.complete({"model": "gpt-4o", "messages": [...], "metadata": {"workload_id": "triage"}})
+    reply["choices"][0]["message"], reply["fde_route"]         # {"route": "slm"|"llm", "task", "reason", ...}
+    router.log_to("logs/routed.jsonl")                         # canonical call records, for `fde ingest`
+
+One request in: it becomes a canonical call row, is scrubbed with the engagement's PII settings (no model
+or embedding sees raw text), placed in a task by the task index, and answered by the task's specialist
+when routing.yaml routes the task to it, the answer passes the validators and its signal reaches the
+calibrated threshold. Otherwise the ORIGINAL request goes to the escalation client (routing.escalation,
+or any callable request -> chat.completion) with one reason: the index's (empty_input, oversized_input,
+undecodable_input, no_matching_step, far_from_task), sensitive_input (a sensitivity rule drops or
+restricts the call), task_on_llm, a validator's, low_confidence or specialist_error.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import orjson
+import polars as pl
+import yaml
+
+from fde_toolkit import FdeError
+from fde_toolkit.engagement import Engagement
+from fde_toolkit.logs.jsonl import RecordError, json_text, messages_of
+from fde_toolkit.logs.schema import conform
+from fde_toolkit.routing.client import Client, client_from
+from fde_toolkit.routing.index import TaskIndex
+from fde_toolkit.tasks.embed import Embedder
+
+NO_ROUTE = {"route": None, "task": None, "reason": "", "signal": None, "score": None, "threshold": None,
+            "latency_ms": None}
+
+
+def _undecodable(value: Any) -> bool:
+    """A string anywhere in the request that is not valid UTF-8 text (lone surrogates) or holds NUL."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            return True
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return True
+        return False
+    if isinstance(value, dict):
+        return any(_undecodable(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_undecodable(v) for v in value)
+    return False
+
+
+def request_call(request: dict[str, Any], call_id: str) -> pl.DataFrame:
+    """An OpenAI chat request as one canonical call row (raw text; scrub it before any model sees it)."""
+    if not isinstance(request, dict):
+        raise FdeError(f"request: a chat request is a JSON object, not {type(request).__name__}.")
+    try:
+        roles, contents = messages_of(request.get("messages"), "messages")
+        tools = json_text(request.get("tools"), "tools")
+    except RecordError as e:
+        raise FdeError(f"request: {e.detail}.") from None
+    meta = request.get("metadata") if isinstance(request.get("metadata"), dict) else {}
+    wid = meta.get("workload_id")
+    row = {"call_id": call_id, "timestamp": datetime.now(timezone.utc), "model": str(request.get("model") or ""),
+           "messages": [{"role": r, "content": c} for r, c in zip(roles or [], contents or [])], "tools": tools,
+           "workload_id": str(wid) if wid is not None else None, "status": "ok"}
+    return conform(pl.DataFrame([row], schema_overrides={
+        "messages": pl.List(pl.Struct({"role": pl.String, "content": pl.String})), "tools": pl.String,
+        "workload_id": pl.String}))
+
+
+def specialist_record(call: dict[str, Any]) -> dict[str, Any]:
+    """A curated call row as the dataset record a specialist answers ({"id", "messages", "tools"})."""
+    tools = None
+    if call.get("tools"):
+        try:
+            tools = orjson.loads(call["tools"])
+        except orjson.JSONDecodeError:
+            tools = None
+    return {"id": call["call_id"], "messages": [{"role": m["role"], "content": m["content"] or ""}
+                                                for m in call["messages"] or []],
+            "tools": tools if isinstance(tools, list) else None}
+
+
+def tool_calls_message(answer: str, offered: list[dict] | None) -> dict[str, Any] | None:
+    """A tool-call answer ({"name", "arguments"} or a list) as an OpenAI assistant message; None if unreadable.
+    Names go back to the spelling the request offered (the specialist answers with the logged spelling)."""
+    from fde_toolkit.slm.metrics import parse_tool_calls
+    from fde_toolkit.slm.tools import offered_tool_names, tool_key
+
+    calls = parse_tool_calls(answer)
+    if calls is None:
+        return None
+    names = {tool_key(n): n for n in offered_tool_names(offered)}
+    out = []
+    for i, (name, args) in enumerate(calls):
+        out.append({"id": f"call_{uuid.uuid4().hex[:12]}_{i}", "type": "function",
+                    "function": {"name": names.get(tool_key(name), name),
+                                 "arguments": args if isinstance(args, str) else orjson.dumps(args).decode()}})
+    return {"role": "assistant", "content": None, "tool_calls": out}
+
+
+class Router:
+    """Answers OpenAI chat requests with the engagement's specialists, escalating by the policy."""
+
+    def __init__(self, eng: Engagement, policy: dict[str, Any], index: TaskIndex, client: Client | None = None):
+        from fde_toolkit.privacy.pseudonym import load_key
+
+        self.engagement = eng
+        self.policy = policy
+        self.index = index
+        self.tasks: dict[str, dict[str, Any]] = policy.get("tasks") or {}
+        self.last_route: dict[str, Any] | None = None
+        self._client = client
+        self._key = load_key(eng.root, eng.config.pii.key_file)  # in memory only
+        self._specialists: dict[str, Any] = {}
+        self._log: Path | None = None
+        self._lock = threading.Lock()
+        self.timings: dict[str, float] = {}  # seconds of the last call's stages (scrub, assign, specialist)
+
+    @classmethod
+    def from_engagement(cls, path: str | os.PathLike | Engagement, client: Client | None = None,
+                        embedder: Embedder | None = None) -> "Router":
+        """The router `fde route` configured: routing.yaml, its task index, the escalation endpoint."""
+        eng = path if isinstance(path, Engagement) else Engagement.load(path)
+        policy_path = eng.artifacts.path("routing_policy")
+        if not policy_path.exists():
+            raise FdeError(f"{eng.display(policy_path)}: not found. Run `fde route {eng.display_root}` first: it "
+                           "calibrates each task's escalation threshold and writes the policy the router loads.")
+        try:
+            policy = yaml.safe_load(policy_path.read_text(encoding="utf-8"))
+        except yaml.YAMLError:
+            raise FdeError(f"{eng.display(policy_path)}: not valid YAML. Run `fde route {eng.display_root} --force` "
+                           "to write it again.") from None
+        if not isinstance(policy, dict) or not isinstance(policy.get("tasks"), dict):
+            raise FdeError(f"{eng.display(policy_path)}: no `tasks:` mapping. Run `fde route {eng.display_root} "
+                           "--force` to write it again.")
+        index = TaskIndex.load(eng.artifacts.root / policy.get("task_index", "router/task_index"), embedder)
+        return cls(eng, policy, index, client)
+
+    # ------------------------------------------------------------------ parts
+
+    @property
+    def client(self) -> Client:
+        if self._client is None:
+            self._client = client_from(self.engagement.config.routing.escalation)
+        return self._client
+
+    def specialist(self, task: str):
+        """The task's specialist, loaded on first use and kept."""
+        spec = self._specialists.get(task)
+        if spec is None:
+            from fde_toolkit.routing.signals import load_specialist
+
+            spec = self._specialists[task] = load_specialist(self.engagement, task)
+        return spec
+
+    def scrub(self, call: pl.DataFrame) -> pl.DataFrame:
+        """The call with PII replaced as `fde scrub` does; empty when a sensitivity rule drops or restricts it."""
+        from fde_toolkit.privacy.curation import scrub_calls
+
+        curated, _, _ = scrub_calls(call, self.engagement.config.pii, self._key)
+        return curated
+
+    def log_to(self, path: str | os.PathLike | None) -> "Router":
+        """Append every routed call to `path` as a canonical call record (JSONL that `fde ingest` reads)."""
+        self._log = Path(path) if path is not None else None
+        if self._log is not None:
+            self._log.parent.mkdir(parents=True, exist_ok=True)
+        return self
+
+    # ------------------------------------------------------------------ routing
+
+    def complete(self, request: dict[str, Any]) -> dict[str, Any]:
+        """A chat.completion for `request`, from a specialist or the LLM; the route under "fde_route"."""
+        t0 = time.perf_counter()
+        meta = request.get("metadata") if isinstance(request, dict) and isinstance(request.get("metadata"),
+                                                                                     dict) else {}
+        call_id = str(meta.get("call_id") or f"route-{uuid.uuid4().hex}")
+        route = dict(NO_ROUTE)
+        self.timings = {}
+        reply = None
+        if _undecodable(request):
+            route["reason"] = "undecodable_input"
+        else:
+            reply = self._try_specialist(request, call_id, route)
+        if reply is None:
+            route["route"] = "llm"
+            reply = dict(self.client(request))
+            model = reply.get("model") or request.get("model")
+        else:
+            route["route"] = "slm"
+            model = reply["model"]
+        route["latency_ms"] = round((time.perf_counter() - t0) * 1000, 3)
+        reply["fde_route"] = route
+        self.last_route = route
+        if self._log is not None:
+            self._append(request, reply, model, call_id, route)
+        return reply
+
+    def _try_specialist(self, request: dict[str, Any], call_id: str, route: dict[str, Any]) -> dict | None:
+        """The specialist's chat.completion, or None with route["reason"] set when the call escalates."""
+        t = time.perf_counter()
+        curated = self.scrub(request_call(request, call_id))
+        self.timings["scrub"] = time.perf_counter() - t
+        if curated.height == 0:
+            route["reason"] = "sensitive_input"
+            return None
+        t = time.perf_counter()
+        placed = self.index.assign(curated).row(0, named=True)
+        self.timings["assign"] = time.perf_counter() - t
+        route["task"] = placed["task_id"]
+        if placed["reason"]:
+            route["reason"] = placed["reason"]
+            return None
+        task = self.tasks.get(placed["task_id"]) or {}
+        if task.get("route") != "slm":
+            route["reason"] = "task_on_llm"
+            return None
+        route["signal"], route["threshold"] = task.get("signal"), task.get("threshold")
+        record = specialist_record(curated.row(0, named=True))
+        t = time.perf_counter()
+        try:
+            spec = self.specialist(placed["task_id"])
+            ans = spec.answer([record])
+            pred = ans.predictions[0]
+            score = float(ans.signals[task["signal"]][0])
+        except FdeError:
+            raise
+        except Exception:  # a specialist that fails on one request must not fail the caller: the LLM answers
+            route["reason"] = "specialist_error"
+            return None
+        finally:
+            self.timings["specialist"] = time.perf_counter() - t
+        route["score"] = round(score, 6)
+        if ans.problems[0]:
+            route["reason"] = ans.problems[0][0]
+            return None
+        if task.get("threshold") is None or score < float(task["threshold"]):
+            route["reason"] = "low_confidence"
+            return None
+        if spec.output_kind == "tool_call":
+            message = tool_calls_message(pred, record["tools"])
+            if message is None:
+                route["reason"] = "invalid_json"
+                return None
+        else:
+            message = {"role": "assistant", "content": pred}
+        return {"id": f"chatcmpl-fde-{uuid.uuid4().hex[:24]}", "object": "chat.completion",
+                "created": int(time.time()), "model": spec.candidate,
+                "choices": [{"index": 0, "message": message,
+                             "finish_reason": "tool_calls" if message.get("tool_calls") else "stop"}],
+                "usage": None}
+
+    def _append(self, request: dict[str, Any], reply: dict[str, Any], model: str | None, call_id: str,
+                route: dict[str, Any]) -> None:
+        msg = ((reply.get("choices") or [{}])[0] or {}).get("message") or {}
+        calls = [{"name": (c.get("function") or {}).get("name"), "arguments": (c.get("function") or {}).get(
+            "arguments")} for c in msg.get("tool_calls") or []]
+        usage = reply.get("usage") or {}
+        meta = request.get("metadata") if isinstance(request.get("metadata"), dict) else {}
+        record = {"call_id": call_id, "timestamp": datetime.now(timezone.utc).isoformat(), "model": model,
+                  "provider": "fde-router" if route["route"] == "slm" else None,
+                  "messages": request.get("messages"), "tools": request.get("tools"),
+                  "response_text": msg.get("content") if isinstance(msg.get("content"), str) else None,
+                  "tool_calls": calls or None, "input_tokens": usage.get("prompt_tokens"),
+                  "output_tokens": usage.get("completion_tokens"), "latency_ms": route["latency_ms"],
+                  "status": "ok", "workload_id": meta.get("workload_id"),
+                  "metadata": {**{k: v for k, v in meta.items() if k not in ("workload_id", "call_id")},
+                               "fde_route": route}}
+        try:
+            line = orjson.dumps(record, default=str) + b"\n"
+        except orjson.JSONEncodeError:  # text that is not valid UTF-8: escaped, `fde ingest` quarantines it
+            line = json.dumps(record, default=str).encode("ascii") + b"\n"
+        with self._lock, open(self._log, "ab") as f:
+            f.write(line)
