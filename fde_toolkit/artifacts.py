@@ -186,7 +186,14 @@ class ArtifactCatalog:
                 import polars as pl
 
                 return pl.read_parquet(p)
-            if fmt in ("text", "yaml"):
+            if fmt == "yaml":
+                import yaml
+
+                try:
+                    return yaml.safe_load(p.read_text(encoding="utf-8"))
+                except yaml.YAMLError as e:
+                    raise ValueError(str(e)) from None
+            if fmt == "text":
                 return p.read_text(encoding="utf-8")
             if fmt == "bytes":
                 return p.read_bytes()
@@ -224,6 +231,10 @@ class ArtifactCatalog:
             return files.write_jsonl(p, data)
         if fmt == "parquet":
             return files.write_parquet(p, data)
+        if fmt == "yaml" and not isinstance(data, str):
+            import yaml
+
+            return files.write_text(p, yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
         if fmt in ("text", "yaml"):
             return files.write_text(p, data)
         if fmt == "bytes":
