@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import yaml
@@ -10,7 +12,8 @@ from slm_toy import (hash_embedder, one_thread, save_bpe_candidate, save_toy_can
 
 from fde_toolkit.engagement import Engagement
 from fde_toolkit.routing.signals import (ENCODER_SIGNALS, NO_RIVAL_MARGIN, TOKEN_SIGNALS, Decoder, Encoder,
-                                        SpecialistAnswers, answer_token_logprobs, load_specialist)
+                                        SpecialistAnswers, answer_token_logprobs, load_specialist,
+                                        tool_name_margins)
 from fde_toolkit.slm import build_dataset
 from fde_toolkit.slm.evaluation import evaluate
 from fde_toolkit.slm.tuning import finetune
@@ -107,6 +110,10 @@ def test_label_decoder_answers_as_evaluate_did_and_is_surer_when_right(label_dec
 
 
 def test_tool_call_decoder_scores_names_and_flags_broken_json(tmp_path):
+    from fde_toolkit.slm.answer import conversations
+    from fde_toolkit.slm.chat import encode_prompts
+    from fde_toolkit.slm.tools import offered_tool_names
+
     ft = {**FT, "train": {**FT["train"], "max_steps": 8}, "evaluate": {**FT["evaluate"], "max_new_tokens": 3}}
     eng = toy_engagement(tmp_path / "tools", n=60, task="tool_call",
                          candidate_folder=save_bpe_candidate(tmp_path / "bpe"), finetune=ft)
@@ -117,6 +124,12 @@ def test_tool_call_decoder_scores_names_and_flags_broken_json(tmp_path):
     assert set(run.signals) == {*TOKEN_SIGNALS, "label_margin"}
     _token_signals_hold(run, len(test))
     assert (run.signals["label_margin"] >= 0).all() and (run.signals["label_margin"] < NO_RIVAL_MARGIN).all()
+    # the margin comes from the scores the answer's tool name was chosen by
+    prompts = encode_prompts(spec.tok, conversations(test, spec.cfg, None, spec.system_prompt))
+    offered = [offered_tool_names(r.get("tools")) for r in test]
+    margins, best = tool_name_margins(spec.model, spec.tok, prompts, spec.tool_names, offered)
+    np.testing.assert_allclose(margins, run.signals["label_margin"])
+    assert [json.loads(p[: p.index(', "arguments"')] + "}")["name"] for p in run.predictions] == best
     # three new tokens of arguments cannot close the JSON object: every answer is broken JSON
     assert all("invalid_json" in p for p in run.problems), run.problems[:3]
 
@@ -141,3 +154,11 @@ def test_teacher_forced_scores_match_label_scoring_and_greedy_labels_match_evalu
     assert run.predictions == answer_records(spec.model, spec.tok, test, eng.artifacts.read("dataset_info", "t01"),
                                              greedy)["predictions"]
     _token_signals_hold(run, len(test))
+
+
+def test_a_task_without_a_specialist_names_the_step_to_run(tmp_path):
+    from fde_toolkit import FdeError
+
+    eng = toy_engagement(tmp_path / "bare", n=40)
+    with pytest.raises(FdeError, match="fde finetune"):
+        load_specialist(eng, "t01")

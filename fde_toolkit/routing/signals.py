@@ -130,10 +130,12 @@ class Decoder(Specialist):
             preds = generate_tool_calls(self.model, self.tok, prompts, self.tool_names, ev.max_new_tokens,
                                         ev.batch_size, offered=offered)
             answers = answer_ids(self.tok, preds)
-            margin = tool_name_margins(self.model, self.tok, prompts, self.tool_names, offered)
+            margin, _ = tool_name_margins(self.model, self.tok, prompts, self.tool_names, offered)
         else:
             preds = generate(self.model, self.tok, prompts, ev.max_new_tokens, ev.batch_size)
             answers = answer_ids(self.tok, preds)
+            if self.output_kind in ("label", "tool_call"):  # free text: no label or tool name was chosen
+                margin = np.zeros(len(records))
         lps, best_rival = answer_token_logprobs(self.model, prompts, answers, ev.batch_size, rivals)
         signals = token_signals(lps)
         if rivals is not None:  # greedy label decoding: the margin at the answer's closest branching token
@@ -218,27 +220,32 @@ def branch_rivals(chosen: Sequence[int], seqs: Sequence[Sequence[int]]) -> list[
 
 
 def tool_name_margins(model, tok, prompts: Sequence[list[int]], tool_names: Sequence[str],
-                      offered: Sequence[Sequence[str]]) -> np.ndarray:
+                      offered: Sequence[Sequence[str]]) -> tuple[np.ndarray, list[str | None]]:
     """Per prompt, the best minus the second-best log-likelihood among the tool names it may call, scored
-    as decode.generate_tool_calls scores them (after the common '{"name": "' head); NO_RIVAL_MARGIN with one
-    name, 0.0 with none (the answer was free text)."""
+    as decode.generate_tool_calls scores them (after the common '{"name": "' head), and the best name.
+    NO_RIVAL_MARGIN with one name; 0.0 and None with none (the answer was free text)."""
     from fde_toolkit.slm.decode import TOOL_HEAD, TOOL_TAIL, allowed_tool_names, score_continuations
 
-    out = np.zeros(len(prompts))
+    margins, best = np.zeros(len(prompts)), [None] * len(prompts)
     groups: dict[tuple[str, ...], list[int]] = {}
     for i, o in enumerate(offered):
         groups.setdefault(tuple(allowed_tool_names(tool_names, o)), []).append(i)
     for names, idx in groups.items():
         if len(names) < 2:
-            out[idx] = NO_RIVAL_MARGIN if names else 0.0
+            margins[idx] = NO_RIVAL_MARGIN if names else 0.0
+            for i in idx:
+                best[i] = names[0] if names else None
             continue
         seqs = [tok(f"{TOOL_HEAD}{n}{TOOL_TAIL}", add_special_tokens=False)["input_ids"] for n in names]
         k = 0
         while all(len(s) > k and s[k] == seqs[0][k] for s in seqs):
             k += 1
         head, rests = (seqs[0][:k], [s[k:] for s in seqs]) if all(len(s) > k for s in seqs) else ([], seqs)
-        out[idx] = top_margin(score_continuations(model, [prompts[i] + head for i in idx], rests))
-    return out
+        scores = score_continuations(model, [prompts[i] + head for i in idx], rests)
+        margins[idx] = top_margin(scores)
+        for i, j in zip(idx, scores.argmax(1)):
+            best[i] = names[j]
+    return margins, best
 
 
 def answer_token_logprobs(model, prompts: Sequence[list[int]], answers: Sequence[list[int]], batch_size: int = 8,
