@@ -2,7 +2,7 @@
 
     spec = load_specialist(eng, "t01")            # encoder classifier or LoRA decoder, from models/t01/
     run = spec.answer(test_records)               # dataset rows ({"id", "messages", "tools"?, ...})
-    run.predictions[0], run.signals["top_probability"][0], run.problems[0]   # "paint_red", 0.97, []
+    run.predictions[0], run.signals["top_probability"][0], run.problems[0]   # "refund", 0.97, []
     spec.latency_ms(test_records[:20])            # p50 ms to answer one request, signals included
 
 Signals, higher = more sure, one float per record:
