@@ -135,7 +135,7 @@ def new_task_candidates(vectors: np.ndarray, texts: list[str], seed: int = 7, mi
     `vectors`: unit rows, one per distinct request (`weights`: its call count); `texts`: the curated
     request texts. `reference_texts` (task -> texts of its calls) lets the terms say what sets a
     candidate apart from the known tasks. Largest first: {"id", "calls", "requests", "terms", "name",
-    "cohesion", "examples", "k_reason"}.
+    "cohesion", "examples", "k_reason", "rows"} (rows: the member rows, nearest the centre first).
     """
     from fde_toolkit.tasks.cluster import member_centres, split_requests
     from fde_toolkit.tasks.naming import task_name, top_terms
@@ -167,7 +167,7 @@ def new_task_candidates(vectors: np.ndarray, texts: list[str], seed: int = 7, mi
         t = terms.get(c, [])
         out.append({"calls": calls, "requests": len(members), "terms": t[:8],
                     "name": task_name("unknown", t), "cohesion": round(float(np.average(sims, weights=w[members])), 4),
-                    "examples": [texts[i] for i in order[:examples]], "k_reason": why})
+                    "examples": [texts[i] for i in order[:examples]], "k_reason": why, "rows": order.tolist()})
     out.sort(key=lambda r: -r["calls"])
     return [{"id": f"new{i + 1:02d}", **r} for i, r in enumerate(out)]
 
