@@ -103,14 +103,18 @@ def _task_index(eng: Engagement, embedder: "Embedder | None") -> "TaskIndex":
 
 
 def _requests(calls: pl.DataFrame) -> pl.DataFrame:
-    """call_id -> request (normalised, as discovery embeds it) and request_text (curated, for reading)."""
+    """call_id -> request (normalised, as discovery embeds it), request_text (curated, for reading), template
+    (the normalised system prompt), tools (the offered tool names) and shape (of the answer)."""
     from fde_toolkit.tasks.signature import call_signatures
 
     if calls.height == 0:
-        return pl.DataFrame(schema={"call_id": pl.String, "request": pl.String, "request_text": pl.String})
+        return pl.DataFrame(schema={c: pl.String for c in ("call_id", "request", "request_text", "template", "tools",
+                                                           "shape")})
     sig = call_signatures(calls)
-    return sig.calls.select("call_id", "req_id").join(sig.requests.select("req_id", "request", "request_text"),
-                                                      on="req_id", how="left").drop("req_id")
+    return (sig.calls.select("call_id", "req_id", "template_id", "tools", "shape")
+            .join(sig.requests.select("req_id", "request", "request_text"), on="req_id", how="left")
+            .join(sig.templates.select("template_id", "template"), on="template_id", how="left")
+            .drop("req_id", "template_id"))
 
 
 def _routing_offload(routing: dict[str, Any] | None) -> dict[str, float]:
@@ -170,7 +174,12 @@ def compare(eng: Engagement, new: pl.DataFrame, assignments: pl.DataFrame, index
            .join(_requests(new), on="call_id", how="left", maintain_order="left")
            .with_columns(pl.col("timestamp").dt.strftime("%G-W%V").alias("week"),
                          pl.when(pl.col("reason") == "").then(pl.col("task_id")).alias("mix_task")))
-    mix = weekly_task_mix(new.select("timestamp", pl.col("mix_task").alias("task_id")), ref_counts)
+    # The index's cut-off leaves the farthest (1 - far_quantile) of each task's own calls outside it: the
+    # reference mix holds that share as "no task", so the new logs' ordinary far calls do not read as a shift.
+    q = index.data.get("far_quantile", eng.config.routing.far_quantile)
+    ref_mix = {**{t: c * q for t, c in ref_counts.items()}, NO_TASK: sum(ref_counts.values()) * (1 - q)}
+    mix = weekly_task_mix(new.select("timestamp", pl.col("mix_task").alias("task_id")), ref_mix,
+                          thresholds.psi_watch, thresholds.psi_alarm)
 
     # the reference: a seeded sample of each known task's curated calls
     ref_ids = [cid for (tid,), part in ref_assign.sort("call_id").group_by("task_id", maintain_order=True)
@@ -183,19 +192,34 @@ def compare(eng: Engagement, new: pl.DataFrame, assignments: pl.DataFrame, index
 
     # calls no known task is close to
     far = new.filter(pl.col("reason").is_in(list(FAR_REASONS)))
-    far_req = far.group_by("request", maintain_order=True).agg(pl.len().alias("calls"), pl.col("request_text").first(),
-                                                               pl.col("call_id"), pl.col("week"))
     ref_texts = {t: ref.filter(pl.col("task_id") == t)["request_text"].head(REFERENCE_TEXTS).fill_null("").to_list()
                  for t in sorted(ref_counts)}
-    candidates = new_task_candidates(vec(far_req["request"].to_list()) if far_req.height else np.empty((0, 1)),
-                                     far_req["request_text"].fill_null("").to_list(), seed, thresholds.min_candidate,
-                                     reference_texts=ref_texts, weights=far_req["calls"].to_numpy())
-    for c in candidates:
-        rows = far_req[c.pop("rows")]
-        weeks = rows.select("week").explode("week")["week"].value_counts().sort("week")
-        c["weeks"] = {r["week"]: r["count"] for r in weeks.iter_rows(named=True)}
-        c["call_ids"] = rows.select("call_id").explode("call_id")["call_id"].head(20).to_list()
-        c["recommendation"] = recommend({"candidate": True, "calls": c["calls"]}, thresholds)
+    # A call under a prompt no step has (no_matching_step) is grouped by its prompt and tools first, as discovery
+    # finds steps before kinds of request; a call far from its task, by the step it came in through.
+    far = far.with_columns(pl.when(pl.col("reason") == "no_matching_step")
+                           .then(pl.lit("prompt ") + pl.col("template").fill_null("").str.slice(0, 80)
+                                 + pl.lit(" | tools ") + pl.col("tools").fill_null(""))
+                           .otherwise(pl.lit("step ") + pl.col("step_id").fill_null("?")).alias("origin"))
+    candidates = []
+    for (origin,), group in far.sort("call_id").group_by("origin", maintain_order=True):
+        reqs = group.group_by("request", maintain_order=True).agg(
+            pl.len().alias("calls"), pl.col("request_text").first(), pl.col("call_id"), pl.col("week"),
+            pl.col("shape").first())
+        found = new_task_candidates(vec(reqs["request"].to_list()), reqs["request_text"].fill_null("").to_list(),
+                                    seed, thresholds.min_candidate, reference_texts=ref_texts,
+                                    weights=reqs["calls"].to_numpy())
+        for c in found:
+            rows = reqs[c.pop("rows")]
+            weeks = rows.select("week").explode("week")["week"].value_counts().sort("week")
+            c.update(origin=origin, reason=group["reason"][0],
+                     output_shape=rows["shape"].drop_nulls().mode().sort().first() if rows["shape"].drop_nulls().len()
+                     else None, weeks={r["week"]: r["count"] for r in weeks.iter_rows(named=True)},
+                     call_ids=rows.select("call_id").explode("call_id")["call_id"].head(20).to_list(),
+                     recommendation=recommend({"candidate": True, "calls": c["calls"]}, thresholds))
+            candidates.append(c)
+    candidates.sort(key=lambda c: (-c["calls"], c["origin"]))
+    for i, c in enumerate(candidates):
+        c["id"] = f"new{i + 1:02d}"
 
     # per known task: input shift (overall and per week) and routed outcomes
     expected = _routing_offload(eng.artifacts.optional("routing"))
@@ -210,7 +234,7 @@ def compare(eng: Engagement, new: pl.DataFrame, assignments: pl.DataFrame, index
         new_v = vec(mine["request"].to_list()) if mine.height else np.empty((0, 1))
         row: dict[str, Any] = {"task": tid, "name": names.get(tid, tid), "reference_calls": ref_counts.get(tid, 0),
                                "new_calls": mine.height, "far_calls": far.filter(pl.col("task_id") == tid).height,
-                               "share_before": mix["reference"].get(tid, 0.0),
+                               "share_before": round(ref_counts.get(tid, 0) / (sum(ref_counts.values()) or 1), 4),
                                "share_after": mix["overall"]["shares"].get(tid, 0.0), "input_shift": None,
                                "weekly_input_shift": [], "outcome": None}
         if mine.height >= thresholds.min_calls and len(ref_v) >= thresholds.min_calls:
@@ -231,11 +255,13 @@ def compare(eng: Engagement, new: pl.DataFrame, assignments: pl.DataFrame, index
                 for (w,), part in routed.sort("week").group_by("week", maintain_order=True)]
         row["recommendation"] = recommend(row, thresholds)
         rows.append(row)
-    reasons = {r["reason"] or "matched": r["len"] for r in new.group_by("reason").len().sort("reason").iter_rows(named=True)}
+    reasons = {r["reason"] or "matched": r["len"]
+               for r in new.group_by("reason").len().sort("reason").iter_rows(named=True)}
     far_weeks = {r["week"]: r["count"] for r in far["week"].value_counts().sort("week").iter_rows(named=True)}
     return {"task_mix": mix, "assignment": {"reasons": reasons, "far_calls": far.height, "far_by_week": far_weeks},
             "tasks": rows, "candidates": candidates,
-            "routed": {"calls": routes.height, "with_routing_json": bool(expected)}}
+            "routed": {"calls": routes.height, "with_routing_json": bool(expected),
+                       "all": outcome_shift(_route_dicts(routes), None, None, thresholds) if routes.height else None}}
 
 
 def drift(eng: Engagement, logs_dir: str | Path, force: bool = False,
@@ -301,14 +327,14 @@ def render_drift(report: dict[str, Any]) -> str:
     lines = [f"Drift of {report['engagement']} on {report['logs']}: {ing['read']:,} records read, "
              f"{ing['accepted']:,} accepted, {ing['quarantined']:,} quarantined"
              + (f" ({', '.join(f'{k} {v}' for k, v in ing['reasons'].items())})" if ing["reasons"] else "") + ";",
-             f"  scrubbed: {scrub['curated']:,} curated, {scrub['restricted']:,} restricted, {scrub['dropped']:,} dropped."]
+             f"  scrubbed: {scrub['curated']:,} curated, {scrub['restricted']:,} restricted, "
+             f"{scrub['dropped']:,} dropped."]
     psi = mix["overall"]["psi"]
-    lines.append(f"Task mix: PSI {psi if psi is not None else '–'} over {report['calls']:,} calls "
-                 f"(watch > {th['psi_watch']}, act > {th['psi_alarm']}); no task: "
-                 f"{num.share(mix['overall']['shares'].get(NO_TASK, 0.0))}")
+    lines.append(f"Task mix: PSI {f'{psi:.3f}' if psi is not None else '–'} over {report['calls']:,} calls, "
+                 f"{mix['overall'].get('level') or '–'} (watch > {th['psi_watch']}, shift > {th['psi_alarm']}); "
+                 f"in no task: {num.share(mix['overall']['shares'].get(NO_TASK, 0.0))}")
     for w in mix["weekly"]:
-        flag = " !" if (w["psi"] or 0) > th["psi_alarm"] else ""
-        lines.append(f"  {w['week']}  {w['calls']:>7,} calls  PSI {w['psi']:.3f}{flag}")
+        lines.append(f"  {w['week']}  {w['calls']:>7,} calls  PSI {w['psi']:.3f}  {w.get('level') or ''}")
     lines.append("")
     lines.append(f"{'task':<8} {'name':<34} {'before':>7} {'after':>7} {'new':>6} {'AUROC/p95':>10} "
                  f"{'escal.':>7}  action")
@@ -322,8 +348,8 @@ def render_drift(report: dict[str, Any]) -> str:
             lines.append(f"  {t['task']}: {t['recommendation']['because']} [{t['recommendation']['trigger']}]")
     a = report["assignment"]
     lines.append("")
-    lines.append(f"Far from every task: {a['far_calls']:,} calls; new-task candidates (>= {th['min_candidate']} calls): "
-                 f"{len(report['candidates'])}")
+    lines.append(f"Far from every task: {a['far_calls']:,} calls; new-task candidates "
+                 f"(>= {th['min_candidate']} calls): {len(report['candidates'])}")
     for c in report["candidates"]:
         lines.append(f"  {c['id']}  {c['calls']:>6,} calls  {c['name']}  -> create a specialist")
     return "\n".join(lines)
@@ -345,7 +371,8 @@ def drift_figure(report: dict[str, Any]) -> "go.Figure":
     fig = go.Figure()
     for i, t in enumerate(tasks):
         ys = [mix["reference"].get(t, 0.0)] + [w["shares"].get(t, 0.0) for w in mix["weekly"]]
-        fig.add_bar(x=weeks, y=ys, name=t, marker_color=viz.MUTED if t == NO_TASK else viz.PALETTE[i % len(viz.PALETTE)],
+        colour = viz.MUTED if t == NO_TASK else viz.PALETTE[i % len(viz.PALETTE)]
+        fig.add_bar(x=weeks, y=ys, name=t, marker_color=colour,
                     hovertemplate=f"{html.escape(t)}: %{{y:.1%}}<extra></extra>")
     fig.add_scatter(x=weeks[1:], y=[w["psi"] for w in mix["weekly"]], name="PSI", yaxis="y2", mode="lines+markers",
                     line=dict(color=viz.INK, width=2))

@@ -50,11 +50,13 @@ class DriftThresholds:
 
 # ----------------------------------------------------------------------------- task mix
 
-def weekly_task_mix(new: pl.DataFrame, reference_counts: Mapping[str, float]) -> dict[str, Any]:
+def weekly_task_mix(new: pl.DataFrame, reference_counts: Mapping[str, float], psi_watch: float = 0.1,
+                    psi_alarm: float = 0.2) -> dict[str, Any]:
     """PSI of the task shares against the reference mix, overall and per ISO week.
 
     `new` has `timestamp` and `task_id` (null: no task; counted as NO_TASK). Returns {"reference":
-    shares, "overall": {"calls", "psi", "shares"}, "weekly": [{"week", "calls", "psi", "shares"}]}.
+    shares, "overall": {"calls", "psi", "level", "shares"}, "weekly": [{"week", ...the same}]}; level: stable,
+    watch (PSI > psi_watch) or shift (PSI > psi_alarm).
     """
     frame = new.select(pl.col("timestamp").dt.strftime("%G-W%V").alias("week"),
                        pl.col("task_id").fill_null(NO_TASK).alias("task"))
@@ -63,8 +65,9 @@ def weekly_task_mix(new: pl.DataFrame, reference_counts: Mapping[str, float]) ->
     def mix(part: pl.DataFrame) -> dict[str, Any]:
         counts = {r["task"]: r["len"] for r in part.group_by("task").len().sort("task").iter_rows(named=True)}
         n = sum(counts.values())
-        return {"calls": n, "psi": round(input_mix_drift(dict(reference_counts), counts), 4) if n else None,
-                "shares": {k: round(v / n, 4) for k, v in counts.items()}}
+        psi = round(input_mix_drift(dict(reference_counts), counts), 4) if n else None
+        level = None if psi is None else "shift" if psi > psi_alarm else "watch" if psi > psi_watch else "stable"
+        return {"calls": n, "psi": psi, "level": level, "shares": {k: round(v / n, 4) for k, v in counts.items()}}
 
     weeks = [{"week": w, **mix(frame.filter(pl.col("week") == w))}
              for w in sorted(frame["week"].drop_nulls().unique().to_list())]
@@ -144,11 +147,16 @@ def new_task_candidates(vectors: np.ndarray, texts: list[str], seed: int = 7, mi
     w = np.ones(len(x)) if weights is None else np.asarray(weights, np.float64)
     if len(x) == 0 or w.sum() < min_size:
         return []
-    if w.sum() < 2 * min_size or len(x) < 3:
-        labels, k, why = np.zeros(len(x), np.int64), 1, f"one group: fewer than {2 * min_size} far calls"
-    else:
+    labels, k, why = np.zeros(len(x), np.int64), 1, "one group: too few distinct requests to split"
+    if len(x) >= 3:
         split = split_requests(x, w, k_range=(2, max(2, int(w.sum()) // min_size)), seed=seed)
-        labels, k, why = split.labels, split.k, split.reason
+        sizes = np.bincount(split.labels, weights=w, minlength=split.k)
+        if split.k > 1 and sizes.max() >= min_size:  # else the split only cut one group into small pieces
+            labels, k, why = split.labels, split.k, split.reason
+        elif split.k > 1:
+            why = f"one group: no part of the {split.k}-way split reaches {min_size} calls"
+        else:
+            why = split.reason
     centres = member_centres(x, w, labels, k)
     docs, classes, dw = list(texts), [int(c) for c in labels], list(w)
     for j, (_, ref) in enumerate(sorted((reference_texts or {}).items())):
@@ -263,6 +271,5 @@ def recommend(stats: Mapping[str, Any], thresholds: DriftThresholds | None = Non
                 "because": f"only {n} new calls: too few to judge a shift"}
     auroc = shift.get("auroc")
     return {"action": "keep", "trigger": "no threshold met",
-            "because": "inputs as before" + (f" (AUROC {auroc:.3f}, {shift.get('reason', '')})" if auroc is not None
-                                             else "") + ("; routed outcomes as expected" if outcome.get("routed")
-                                                         else "")}
+            "because": "inputs as before" + (f" ({shift.get('reason', '')})" if auroc is not None else "")
+            + ("; routed outcomes as expected" if outcome.get("routed") else "")}
