@@ -233,3 +233,10 @@ def test_drift_names_a_missing_or_empty_folder(engagement, tmp_path: Path) -> No
     (tmp_path / "empty").mkdir()
     with pytest.raises(FdeError, match="no log files"):
         drift(eng, tmp_path / "empty", embedder=hash_embedder)
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "calls.jsonl").write_text("{oops\n[1]\n")
+    rep = drift(eng, tmp_path / "bad", embedder=hash_embedder).data
+    # a file no reader recognises is refused: one record read, one quarantined
+    assert rep["calls"] == 0 and rep["ingest"]["read"] == rep["ingest"]["quarantined"] >= 1
+    assert rep["candidates"] == [] and rep["tasks"][0]["recommendation"]["action"] == "keep"
+    assert f"{rep['ingest']['quarantined']} quarantined" in render_drift(rep)
