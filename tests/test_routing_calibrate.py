@@ -109,7 +109,7 @@ def test_too_few_validation_calls_is_infeasible_and_says_how_many_are_needed():
     # 0.05 ** (1 / 64) = 0.954
     assert th.reason == ("no threshold keeps calls whose 95% lower bound reaches 0.98: the best is 0.954 on 64 calls "
                          "(64 right); 64 validation calls cannot show 0.98 even when all are right (needs >= 149) "
-                         "— raise finetune.dataset.max_val")
+                         "— raise finetune.dataset.val_fraction and max_val")
 
 
 def test_a_specialist_wrong_too_often_is_infeasible_with_another_reason():

@@ -26,7 +26,7 @@ import numpy as np
 
 from fde_toolkit import FdeError
 
-MORE_VALIDATION = "raise finetune.dataset.max_val"
+MORE_VALIDATION = "raise finetune.dataset.val_fraction and max_val"
 
 
 @dataclass(frozen=True)

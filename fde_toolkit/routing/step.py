@@ -156,8 +156,9 @@ def _overall(report: dict[str, Any], tasks_json: dict[str, Any]) -> dict[str, An
             "routed task's test-split offload weighted by its share of the logged calls"}
 
 
-def route(eng: "Engagement", force: bool = False) -> StepResult[dict[str, Any]]:
-    """`fde route`: routing.yaml + routing.json + the task index and per-call scores, recorded in the manifest."""
+def route(eng: "Engagement", force: bool = False, embedder: Any = None) -> StepResult[dict[str, Any]]:
+    """`fde route`: routing.yaml + routing.json + the task index and per-call scores, recorded in the manifest.
+    `embedder` overrides the task index's sentence embedder (tests)."""
     from fde_toolkit.routing.index import TaskIndex
     from fde_toolkit.slm.status import specialist_ready
 
@@ -176,7 +177,7 @@ def route(eng: "Engagement", force: bool = False) -> StepResult[dict[str, Any]]:
 
     def make(out: StepOutputs) -> dict[str, Any]:
         index_dir = arts.path("task_index")
-        TaskIndex.build(eng).save(index_dir)
+        TaskIndex.build(eng, embedder=embedder).save(index_dir)
         out.add(index_dir)
         report: dict[str, Any] = {"version": ROUTING_VERSION, "engagement": eng.name,
                                   "target": eng.config.routing.target, "confidence": eng.config.routing.confidence,
