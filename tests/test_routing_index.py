@@ -64,8 +64,10 @@ def test_the_toy_calls_go_back_to_their_task(toy) -> None:
 
 
 def test_the_synthetic_customer_s_calls_go_back_to_their_tasks(acme) -> None:
-    eng, index, _ = acme
+    eng, index, emb = acme
+    n = emb.texts
     j = _agreement(eng, index)
+    assert emb.texts == n  # a large batch reads the engagement's embedding cache
     assert j["task_id"].null_count() == 0 and (j["step_id"] == j["step_id_discovered"]).all()
     wrong = j.filter(pl.col("task_id") != pl.col("task_id_discovered"))
     # Every closed step (labels, JSON, tool calls, short text) is one task, so those agree by construction.

@@ -40,6 +40,7 @@ INDEX_FILE = "index.json"
 CENTRES_FILE = "centres.npy"
 SAMPLE_PER_TASK = 2000  # distinct requests embedded per task for its centre and cut-off (drawn by call count)
 MEMO = 4096  # request vectors kept in memory between calls
+DISK_FROM = 64  # a batch with this many new requests reads and fills the on-disk embedding cache (when given)
 SLOT = " …"  # how template_families names a family with a variable slot
 CALL_COLUMNS = ["call_id", "model", "messages", "tools", "response_text", "tool_calls", "input_tokens",
                 "output_tokens", "latency_ms", "cost_usd", "status", "workload_id"]
@@ -93,8 +94,10 @@ def _weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> flo
 class TaskIndex:
     """Template families -> steps -> task centres, with the cut-offs that say a call is too far from any task."""
 
-    def __init__(self, data: dict[str, Any], centres: np.ndarray, embedder: Embedder):
+    def __init__(self, data: dict[str, Any], centres: np.ndarray, embedder: Embedder,
+                 cache_dir: str | Path | None = None):
         self.data = data
+        self.cache_dir = cache_dir
         self.centres = np.asarray(centres, dtype=np.float32)
         self.embedder = embedder
         self.tasks: list[str] = [t["id"] for t in data["tasks"]]
@@ -192,7 +195,7 @@ class TaskIndex:
             "step_tasks": {r["step_id"]: r["task_id"] for r in step_tasks.iter_rows(named=True)},
             "tasks": task_rows, "normaliser_mismatches": mismatches,
         }
-        return cls(data, np.stack(centres), embedder)
+        return cls(data, np.stack(centres), embedder, eng.cache_dir / "embeddings")
 
     # ------------------------------------------------------------------ files
 
@@ -206,8 +209,10 @@ class TaskIndex:
         return folder
 
     @classmethod
-    def load(cls, folder: str | Path, embedder: Embedder | None = None) -> "TaskIndex":
-        """The index saved in `folder`; its embedding model is loaded on the first call that needs it."""
+    def load(cls, folder: str | Path, embedder: Embedder | None = None,
+             cache_dir: str | Path | None = None) -> "TaskIndex":
+        """The index saved in `folder`; its embedding model is loaded on the first call that needs it.
+        `cache_dir` (the engagement's .cache/embeddings) serves large batches (drift) from the disk cache."""
         folder = Path(folder)
         try:
             data = json.loads((folder / INDEX_FILE).read_text(encoding="utf-8"))
@@ -223,15 +228,18 @@ class TaskIndex:
         if key != data["embedding"]["key"]:
             raise FdeError(f"{folder / INDEX_FILE}: the index was built with the embedding model "
                            f"{data['embedding']['key']}, not {key}. Pass that embedder or rebuild with `fde route`.")
-        return cls(data, centres, embedder)
+        return cls(data, centres, embedder, cache_dir)
 
     # ------------------------------------------------------------------ placing calls
 
     def embed(self, texts: list[str]) -> np.ndarray:
         """Unit vectors of normalised request texts (the embedder sees each distinct text once per MEMO)."""
         todo = list(dict.fromkeys(t for t in texts if t not in self._memo))
-        if todo:
+        if len(todo) >= DISK_FROM and self.cache_dir is not None:
+            new = EmbeddingCache(self.cache_dir).embed(todo, self.embedder)
+        elif todo:
             new = unit_rows(np.asarray(self.embedder(todo), dtype=np.float32))
+        if todo:
             for t, v in zip(todo, new):
                 self._memo[t] = v
         out = np.stack([self._memo[t] for t in texts]) if texts else np.empty((0, self.centres.shape[1]), np.float32)

@@ -162,8 +162,11 @@ def replay_report(eng: "Engagement", client: Callable | None = None, embedder: E
     kinds |= {tid: kind_of(t.get("output_kind") or kinds.get(tid)) for tid, t in router.policy["tasks"].items()
               if t.get("output_kind")}
     slm_cost = {tid: _slm_cost(eng, tid) for tid, t in router.policy["tasks"].items() if t.get("route") == "slm"}
+    from tqdm.auto import tqdm
+
     rows = []
-    for call in calls.iter_rows(named=True):
+    for call in tqdm(calls.iter_rows(named=True), total=calls.height, desc="replaying calls", unit="call",
+                     disable=calls.height < 100):
         kind = kinds.get(call["task"], "text")
         reply = router.complete(_request(call))
         route = reply["fde_route"]

@@ -143,7 +143,8 @@ class Router:
         if not isinstance(policy, dict) or not isinstance(policy.get("tasks"), dict):
             raise FdeError(f"{eng.display(policy_path)}: no `tasks:` mapping. Run `fde route {eng.display_root} "
                            "--force` to write it again.")
-        index = TaskIndex.load(eng.artifacts.root / policy.get("task_index", "router/task_index"), embedder)
+        index = TaskIndex.load(eng.artifacts.root / policy.get("task_index", "router/task_index"), embedder,
+                               cache_dir=eng.cache_dir / "embeddings")
         return cls(eng, policy, index, client)
 
     # ------------------------------------------------------------------ parts
