@@ -31,8 +31,7 @@ if TYPE_CHECKING:
     from fde_toolkit.engagement import Engagement
 
 REPLAY_VERSION = 1
-DEFAULT_SAMPLE = 200  # calls per task on the LLM when no task has a test split to size the sample by (else the
-# largest test split)
+LLM_SAMPLE = 50  # calls replayed per task on the LLM: enough to see the router place them and send them on
 RAN_SPECIALIST = {"low_confidence", "specialist_error", "invalid_json", "unknown_tool", "arguments_break_schema",
                   "empty_answer", "unknown_label"}  # escalations decided after the specialist answered
 
@@ -100,15 +99,11 @@ def _held_out(eng: "Engagement", policy: dict[str, Any], assignments: pl.DataFra
     """call_id, task (the discovered one) of the calls to replay."""
     tasks = policy["tasks"]
     rows: list[tuple[str, str]] = []
-    sizes = []
     for tid, t in sorted(tasks.items()):
         if t.get("route") == "slm":
             test = eng.artifacts.read("split", tid, "test")
             rows += [(r["id"], tid) for r in test]
-            sizes.append(len(test))
-        elif eng.artifacts.exists("split", tid, "test"):
-            sizes.append(len(eng.artifacts.read("split", tid, "test")))
-    size = max(sizes) if sizes else DEFAULT_SAMPLE
+    size = LLM_SAMPLE
     for tid, t in sorted(tasks.items()):
         if t.get("route") != "slm":
             ids = assignments.filter(pl.col("task_id") == tid)["call_id"].sort()
@@ -119,12 +114,10 @@ def _held_out(eng: "Engagement", policy: dict[str, Any], assignments: pl.DataFra
 def _summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
     n = len(rows)
     kept = [r for r in rows if r["route"] == "slm"]
-    llm_cost = [r["llm_cost"] for r in rows]
-    priced = all(c is not None for c in llm_cost) and n > 0
-    routed_cost = [r["routed_cost"] for r in rows]
-    routed_priced = priced and all(c is not None for c in routed_cost)
-    all_llm = float(sum(llm_cost)) if priced else None
-    routed = float(sum(routed_cost)) if routed_priced else None
+    # cost over the calls whose LLM cost is known (logged or priced) and whose routed cost is known
+    priced = [r for r in rows if r["llm_cost"] is not None and r["routed_cost"] is not None]
+    all_llm = float(sum(r["llm_cost"] for r in priced)) if priced else None
+    routed = float(sum(r["routed_cost"] for r in priced)) if priced else None
     lat_llm = [r["llm_latency"] for r in rows if r["llm_latency"] is not None]
     lat_routed = [r["routed_latency"] for r in rows if r["routed_latency"] is not None]
     return {
@@ -132,7 +125,7 @@ def _summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "system_quality": round(sum(r["agrees"] for r in rows) / n, 4) if n else None,
         "kept_quality": round(sum(r["agrees"] for r in kept) / len(kept), 4) if kept else None,
         "misplaced": sum(1 for r in rows if r["placed"] is not None and r["placed"] != r["task"]),
-        "cost_usd": {"all_llm": all_llm, "routed": routed,
+        "cost_usd": {"all_llm": all_llm, "routed": routed, "priced_calls": len(priced),
                      "saving_share": round(1 - routed / all_llm, 4) if routed is not None and all_llm else None},
         "latency_ms_p50": {"all_llm": round(float(np.median(lat_llm)), 2) if lat_llm else None,
                            "routed": round(float(np.median(lat_routed)), 2) if lat_routed else None,
@@ -191,7 +184,8 @@ def replay_report(eng: "Engagement", client: Callable | None = None, embedder: E
                          **_summary([r for r in rows if r["task"] == tid])}
     return {"version": REPLAY_VERSION, "engagement": eng.name, "overall": _summary(rows), "tasks": per_task,
             "calls_missing": missing,
-            "method": "held-out calls (test splits of routed tasks; a sample of the calls of tasks on the LLM) "
+            "method": f"held-out calls (test splits of routed tasks; {LLM_SAMPLE} calls of each task on the LLM; "
+                      "the overall figures are over this mix, not the traffic's) "
                       "through the router; escalations answered by the logged LLM response; quality = agreement "
                       "with the logged LLM answer"}
 
