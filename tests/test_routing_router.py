@@ -20,7 +20,7 @@ from fde_toolkit.logs.ingest import ingest
 from fde_toolkit.routing.client import OpenAIEndpoint, client_from
 from fde_toolkit.routing.config import EscalationConfig
 from fde_toolkit.routing.index import TaskIndex
-from fde_toolkit.routing.replay import render_replay, replay
+from fde_toolkit.routing.replay import LLM_SAMPLE, render_replay, replay
 from fde_toolkit.routing.router import Router
 from fde_toolkit.slm import build_dataset
 from fde_toolkit.slm.tuning import finetune
@@ -249,5 +249,5 @@ def test_replay_answers_escalations_offline_and_reports_cost_and_latency(eng) ->
     assert replay(eng, embedder=hash_embedder).skipped
     _policy(eng, route="llm")  # a task on the LLM: a sample of its calls, all escalated, quality 1
     llm = replay(eng, embedder=hash_embedder).data["overall"]
-    assert llm["calls"] == len(test) and llm["offload_share"] == 0 and llm["system_quality"] == 1.0
+    assert llm["calls"] == LLM_SAMPLE and llm["offload_share"] == 0 and llm["system_quality"] == 1.0
     assert llm["cost_usd"]["routed"] == pytest.approx(llm["cost_usd"]["all_llm"])
