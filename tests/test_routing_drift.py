@@ -49,6 +49,17 @@ def test_windows_from_one_distribution_do_not_alarm_and_a_shifted_one_does() -> 
     assert moved["p_value"] == pytest.approx(1 / 21, abs=1e-3)  # no shuffle came close
     # deterministic for a seed
     assert domain_shift(ref, _window(200, EVEN, 2), seed=3, permutations=20) == same
+    # a report testing ten tasks asks each for p <= 0.005: a real shift runs the shuffles that p needs
+    strict = domain_shift(ref, _window(200, [0.02, 0.03, 0.05, 0.3, 0.6], 2), seed=3, permutations=20, alpha=0.005)
+    assert strict["shifted"] and strict["permutations"] == 200 and strict["p_value"] == pytest.approx(1 / 201, abs=1e-4)
+
+
+def test_a_chance_separation_stops_its_extra_shuffles_early() -> None:
+    ref = _window(60, EVEN, 1)
+    same = domain_shift(ref, _window(60, EVEN, 4), seed=5, permutations=20, floor=0.0, alpha=0.005)
+    # with the floor at 0 every test extends; a window like the reference cannot reach p <= 0.005, and the
+    # extension stops once more than alpha x 201 - 1 shuffles beat the observed AUROC
+    assert not same["shifted"] and same["permutations"] < 200, same
 
 
 def test_task_mix_psi_is_small_without_a_shift_and_large_with_one() -> None:

@@ -227,6 +227,10 @@ def compare(eng: Engagement, new: pl.DataFrame, assignments: pl.DataFrame, index
     if routes.height:
         routes = routes.with_columns(pl.coalesce("route_task", "task_id").alias("route_task"))
     weeks_all = [w["week"] for w in mix["weekly"]]
+    # Bonferroni across the tasks this report tests, so unchanged traffic raises no alarm by chance
+    testable = [tid for tid in set(ref_counts) if ref_counts.get(tid, 0) >= thresholds.min_calls
+                and new.filter(pl.col("mix_task") == tid).height >= thresholds.min_calls]
+    alpha = (1 - thresholds.confidence) / max(1, len(testable))
     rows = []
     for tid in sorted(set(ref_counts) | set(new["mix_task"].drop_nulls().unique().to_list())):
         mine = new.filter((pl.col("mix_task") == tid))
@@ -239,7 +243,7 @@ def compare(eng: Engagement, new: pl.DataFrame, assignments: pl.DataFrame, index
                                "weekly_input_shift": [], "outcome": None}
         if mine.height >= thresholds.min_calls and len(ref_v) >= thresholds.min_calls:
             kw = dict(seed=seed, permutations=thresholds.permutations, floor=thresholds.auroc_floor,
-                      folds=thresholds.folds, max_window=thresholds.max_window)
+                      folds=thresholds.folds, max_window=thresholds.max_window, alpha=alpha)
             row["input_shift"] = domain_shift(ref_v, new_v, **kw)
             weeks = mine["week"].to_numpy()
             for w in weeks_all if len(weeks_all) > 1 else []:

@@ -90,12 +90,16 @@ def _auroc_cv(x: np.ndarray, y: np.ndarray, folds: int, seed: int) -> float:
 
 
 def domain_shift(reference_vectors: np.ndarray, new_vectors: np.ndarray, seed: int = 7, permutations: int = 20,
-                 floor: float = 0.6, folds: int = 5, max_window: int = 1000) -> dict[str, Any]:
+                 floor: float = 0.6, folds: int = 5, max_window: int = 1000, alpha: float = 0.05) -> dict[str, Any]:
     """Can a classifier tell the new calls from the reference ones? Cross-validated AUROC against a
-    permutation baseline (window labels shuffled `permutations` times, seeded).
+    permutation baseline (window labels shuffled, seeded).
 
     Returns {"auroc", "permutation_p95", "p_value", "shifted", "reference_calls", "new_calls", "reason"};
-    shifted when auroc > permutation_p95 and auroc >= floor. Each side is sampled down to `max_window`.
+    shifted when the permutation p-value is at most `alpha` and auroc >= floor. `alpha` is the level of
+    this one test: a report that tests many tasks passes 0.05 / tasks (Bonferroni), so that one window
+    of unchanged traffic raises no alarm by chance. `permutations` shuffles always run; when the AUROC
+    reaches the floor, more run (up to what a p-value of `alpha` needs), stopping as soon as the verdict
+    is settled. Each side is sampled down to `max_window`.
     """
     rng = np.random.default_rng(seed)
     ref, new = np.asarray(reference_vectors, np.float32), np.asarray(new_vectors, np.float32)
@@ -104,7 +108,7 @@ def domain_shift(reference_vectors: np.ndarray, new_vectors: np.ndarray, seed: i
     if len(new) > max_window:
         new = new[np.sort(rng.choice(len(new), max_window, replace=False))]
     out: dict[str, Any] = {"auroc": None, "permutation_p95": None, "p_value": None, "shifted": False,
-                           "reference_calls": len(ref), "new_calls": len(new), "floor": floor,
+                           "reference_calls": len(ref), "new_calls": len(new), "floor": floor, "alpha": alpha,
                            "permutations": permutations, "reason": ""}
     folds = min(folds, len(ref), len(new))
     if folds < 2:
@@ -113,17 +117,25 @@ def domain_shift(reference_vectors: np.ndarray, new_vectors: np.ndarray, seed: i
     x = np.concatenate([ref, new])
     y = np.concatenate([np.zeros(len(ref), np.int64), np.ones(len(new), np.int64)])
     observed = _auroc_cv(x, y, folds, seed)
-    null = np.array([_auroc_cv(x, rng.permutation(y), folds, seed + 1 + i) for i in range(permutations)])
-    p95 = float(np.quantile(null, 0.95)) if permutations else 0.5
-    shifted = bool(observed > p95 and observed >= floor)
-    out.update(auroc=round(observed, 4), permutation_p95=round(p95, 4),
-               p_value=round(float((1 + (null >= observed).sum()) / (1 + permutations)), 4), shifted=shifted)
+    null = [_auroc_cv(x, rng.permutation(y), folds, seed + 1 + i) for i in range(permutations)]
+    if observed >= floor:  # only then can the verdict be "shifted": resolve the p-value down to alpha
+        needed = int(np.ceil(1.0 / alpha))  # (1 + exceed) / (1 + n) <= alpha needs n >= 1 / alpha - 1
+        allowed = int(np.floor(alpha * (needed + 1) - 1))  # null AUROCs >= observed still compatible with alpha
+        while len(null) < needed and sum(v >= observed for v in null) <= allowed:
+            null.append(_auroc_cv(x, rng.permutation(y), folds, seed + 1 + len(null)))
+    null_a = np.asarray(null)
+    p95 = float(np.quantile(null_a, 0.95)) if len(null_a) else 0.5
+    p_value = float((1 + (null_a >= observed).sum()) / (1 + len(null_a)))
+    shifted = bool(p_value <= alpha and observed >= floor)
+    out.update(auroc=round(observed, 4), permutation_p95=round(p95, 4), p_value=round(p_value, 4), shifted=shifted,
+               permutations=len(null_a))
     if shifted:
-        out["reason"] = f"AUROC {observed:.3f} > permutation p95 {p95:.3f} and >= floor {floor}"
-    elif observed <= p95:
-        out["reason"] = f"AUROC {observed:.3f} within chance (permutation p95 {p95:.3f})"
+        out["reason"] = f"AUROC {observed:.3f} >= floor {floor}, permutation p={p_value:.4f} <= {alpha:.4g}"
+    elif observed < floor:
+        out["reason"] = (f"AUROC {observed:.3f} " + ("within chance" if observed <= p95 else "beats chance but is")
+                         + f" below the floor {floor} (permutation p95 {p95:.3f})")
     else:
-        out["reason"] = f"AUROC {observed:.3f} beats chance but is below the floor {floor}"
+        out["reason"] = f"AUROC {observed:.3f} not beyond chance at level {alpha:.4g} (permutation p={p_value:.4f})"
     return out
 
 
@@ -255,9 +267,9 @@ def recommend(stats: Mapping[str, Any], thresholds: DriftThresholds | None = Non
     triggers, because = [], []
     shift = stats.get("input_shift") or {}
     if shift.get("shifted"):
-        triggers.append(f"AUROC > permutation p95 and >= auroc_floor ({th.auroc_floor})")
+        triggers.append(f"permutation p <= {shift.get('alpha', 0.05):.4g} and AUROC >= auroc_floor ({th.auroc_floor})")
         because.append(f"the new requests are told apart from the training ones (AUROC {shift['auroc']:.3f}, "
-                       f"chance p95 {shift['permutation_p95']:.3f}, p={shift['p_value']:.3f})")
+                       f"chance p95 {shift['permutation_p95']:.3f}, p={shift['p_value']:.4f})")
     outcome = stats.get("outcome") or {}
     for flag in outcome.get("flags", []):
         triggers.append("routed outcome")
