@@ -2,6 +2,8 @@
 
     python benchmarks/bench_routing.py                           # ../shared/data/banking77, 2 threads
     python benchmarks/bench_routing.py --cascade-examples 0      # without the SmolLM2 cascade side
+    python benchmarks/bench_routing.py --engagement engagements/demo   # an engagement's routed tasks (after
+                                                                 # `fde route`), from its stored scores
 
 Banking77 as one logged routing step whose LLM answered every query with its dataset label. The
 shipped encoder classifier (fit_classifier, default ClassifierSettings, as bench_banking77 fits it) is
@@ -146,6 +148,79 @@ def row(side: str, target: float, r: dict, note: str = "") -> str:
             f"{fmt_quality(r['kept_quality'])} | {r['system_quality']:.4f} | {note} |")
 
 
+def engagement_sides(root: Path) -> int:
+    """The same sides on an engagement's routed tasks, from artifacts/router/<task>_scores.parquet (`fde route`):
+    per task and pooled over tasks (calls weighted as logged in the test splits). The cascade side needs a
+    decoder specialist's mean_token_logprob; an encoder specialist has none, and the row says so."""
+    import polars as pl
+
+    from fde_toolkit.engagement import Engagement
+    from fde_toolkit.routing.calibrate import choose_signal, clopper_pearson_interval, evaluate_policy
+
+    eng = Engagement.load(root)
+    report = eng.artifacts.read("routing")
+    tasks = [t for t, r in report["tasks"].items() if r.get("specialist") and eng.artifacts.exists("routing_scores", t)]
+    if not tasks:
+        sys.exit(f"{root}: no routed task with scores; run `fde route {root}` first.")
+    data = {}
+    for t in tasks:
+        s = eng.artifacts.read("routing_scores", t)
+        signals = [c for c in s.columns if c not in {"id", "split", "prediction", "correct", "problems", "kept",
+                                                     "llm_cost_usd", "llm_latency_ms"}]
+        part = {}
+        for split in ("val", "test"):
+            x = s.filter(pl.col("split") == split)
+            part[split] = ({k: x[k].cast(pl.Float64).to_numpy() for k in signals}, x["correct"].to_numpy().astype(bool),
+                           (x["problems"].fill_null("") != "").to_numpy())
+        data[t] = part
+    load = os.getloadavg()
+    print(f"Engagement {eng.name}: {len(tasks)} routed task(s) ({', '.join(tasks)}); scores from `fde route`; "
+          f"load {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f}; no model runs here (0 threads)")
+    print()
+    print("| target | task | side | offload (kept/test calls) | kept quality [95% CI] | system quality | notes |")
+    print("|---:|---|---|---:|---|---:|---|")
+    for target in TARGETS:
+        pooled = {"kept": 0, "kept_ok": 0, "n": 0}
+        common = set.intersection(*(set(d["val"][0]) for d in data.values()))
+        gsig = "top_probability" if "top_probability" in common else sorted(common)[0] if common else None
+        g = (global_threshold({t: (d["val"][0][gsig], d["val"][1]) for t, d in data.items()}, target)
+             if gsig else None)
+        for t, d in data.items():
+            (sv, okv, fv), (st, okt, ft) = d["val"], d["test"]
+            pick = choose_signal(sv, okv, target, forced=fv)
+            th = pick.threshold
+            ours = evaluate_policy(st[pick.name], okt, th.threshold if th.feasible else None, forced=ft)
+            note = (f"{pick.name} >= {th.threshold:.4f}; val {th.kept}/{th.n} kept, bound {th.lower_bound:.4f}"
+                    if th.feasible else f"infeasible: {th.reason}")
+            print(row(f"{t} | ours", target, ours, note))
+            n = len(okt)
+            lo, hi = clopper_pearson_interval(int(okt.sum()), n)
+            print(f"| {target:g} | {t} | all-SLM | 100.0% ({n}/{n}) | {okt.mean():.4f} [{lo:.4f}, {hi:.4f}] | "
+                  f"{okt.mean():.4f} | |")
+            if g is not None:
+                glob = evaluate_policy(st[gsig], okt, g.threshold if g.feasible else None, forced=ft)
+                print(row(f"{t} | global", target, glob, f"{gsig} >= {g.threshold:.4f} pooled over {len(data)} task(s)"
+                          if g.feasible else f"infeasible: {g.reason}"))
+            if "mean_token_logprob" in sv:
+                pc = choose_signal({"mean_token_logprob": sv["mean_token_logprob"]}, okv, target, forced=fv)
+                c = evaluate_policy(st["mean_token_logprob"], okt, pc.threshold.threshold
+                                    if pc.threshold.feasible else None, forced=ft)
+                print(row(f"{t} | cascade (mean log-prob)", target, c, "" if pc.threshold.feasible
+                          else f"infeasible: {pc.threshold.reason}"))
+            else:
+                print(f"| {target:g} | {t} | cascade (mean log-prob) | n/a | n/a | n/a | an encoder specialist has no "
+                      "token log-probabilities |")
+            pooled["kept"] += ours["kept"]
+            pooled["kept_ok"] += round((ours["kept_quality"]["value"] or 0) * ours["kept"])
+            pooled["n"] += ours["n"]
+        k, kc, n = pooled["kept"], pooled["kept_ok"], pooled["n"]
+        lo, hi = clopper_pearson_interval(kc, k) if k else (None, None)
+        print(f"| {target:g} | all tasks | ours | {k / n:.1%} ({k}/{n}) | "
+              + (f"{kc / k:.4f} [{lo:.4f}, {hi:.4f}]" if k else "– (none kept)")
+              + f" | {(kc + n - k) / n:.4f} | all-LLM: offload 0, quality 1.0 |")
+    return 0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data", type=Path, default=default_data())
@@ -156,7 +231,11 @@ def main() -> int:
     ap.add_argument("--shots", type=int, default=5)
     ap.add_argument("--shot-pool", type=int, default=3000, help="training queries the few-shot picker searches")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--engagement", type=Path, default=None,
+                    help="instead of Banking77: an engagement's routed tasks, from the scores `fde route` stored")
     args = ap.parse_args()
+    if args.engagement is not None:
+        return engagement_sides(args.engagement)
 
     import torch
 
