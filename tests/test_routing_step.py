@@ -113,3 +113,19 @@ def test_without_an_evaluated_specialist_route_names_the_commands(tmp_path) -> N
 def test_a_bad_target_is_a_config_error(tmp_path) -> None:
     with pytest.raises(FdeError, match="routing.targets.t01"):
         _engagement(tmp_path, {"targets": {"t01": 98}})
+
+
+def test_the_notebooks_slider_reads_back_what_route_reported(eng) -> None:
+    from fde_toolkit.routing import figures
+
+    route(eng, embedder=hash_embedder)
+    r = eng.artifacts.read("routing")["tasks"]["t01"]
+    scores = eng.artifacts.read("routing_scores", "t01")
+    p = figures.policy_at(scores, r["signal"], r["threshold"], r["slm_cost_per_call_usd"])
+    assert p["kept"] == r["kept"] and p["offload_share"] == pytest.approx(r["offload_share"])
+    assert p["kept_quality"]["low"] == pytest.approx(r["kept_quality"]["low"])
+    assert p["system_quality"] == pytest.approx(r["system_quality"])
+    assert p["cost_per_1000_calls"]["after"] == pytest.approx(r["cost_per_1000_calls"]["after"], rel=1e-3)
+    assert figures.policy_at(scores, r["signal"], float("inf"))["kept"] == 0
+    for fig in (figures.coverage_figure(scores, r), figures.cost_figure(scores, r), figures.reasons_figure(r)):
+        assert fig.layout.title.text

@@ -230,6 +230,17 @@ def _reason_of(r: Any) -> str:
     return str(r or "")
 
 
+def kept_calls(scores: Sequence[float] | np.ndarray, threshold: float | None,
+               forced: Sequence[bool] | np.ndarray | None = None) -> np.ndarray:
+    """Which calls the SLM keeps: score >= threshold (NaN never passes) and no validator forced them to the LLM.
+    A threshold of None keeps nothing."""
+    s = np.asarray(scores, dtype=np.float64)
+    if threshold is None:
+        return np.zeros(len(s), dtype=bool)
+    f = np.zeros(len(s), dtype=bool) if forced is None else np.asarray(forced, dtype=bool)
+    return (s >= threshold) & ~f  # NaN >= t is False
+
+
 def evaluate_policy(scores: Sequence[float] | np.ndarray, correct: Sequence[bool] | np.ndarray,
                     threshold: float | Threshold | None, forced: Sequence[bool] | np.ndarray | None = None,
                     reasons: Sequence[str] | None = None, confidence: float = 0.95) -> dict[str, Any]:
@@ -244,7 +255,7 @@ def evaluate_policy(scores: Sequence[float] | np.ndarray, correct: Sequence[bool
     n = len(s)
     if reasons is not None and len(reasons) != n:
         raise ValueError(f"reasons are per call: {len(reasons)} for {n} calls")
-    keep = np.zeros(n, dtype=bool) if threshold is None else (s >= threshold) & ~f  # NaN >= t is False
+    keep = kept_calls(s, threshold, f)
     kept, kept_correct = int(keep.sum()), int((keep & c).sum())
     lo, hi = clopper_pearson_interval(kept_correct, kept, confidence)
     counts: dict[str, int] = {}

@@ -18,7 +18,7 @@ import plotly.graph_objects as go
 import polars as pl
 
 from fde_toolkit import viz
-from fde_toolkit.routing.calibrate import clopper_pearson_interval, coverage_curve
+from fde_toolkit.routing.calibrate import coverage_curve, evaluate_policy, kept_calls
 
 
 def _split(scores: pl.DataFrame, split: str, signal: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -29,21 +29,19 @@ def _split(scores: pl.DataFrame, split: str, signal: str) -> tuple[np.ndarray, n
 
 def policy_at(scores: pl.DataFrame, signal: str, threshold: float, slm_cost: float | None = None,
               split: str = "test") -> dict[str, Any]:
-    """The policy at `threshold` on `split`: offload, kept agreement with its 95% interval, system quality,
-    cost per 1,000 calls routed (escalated calls pay the specialist's attempt and the LLM)."""
-    s = scores.filter(pl.col("split") == split)
-    kept = (pl.col(signal).fill_nan(None).fill_null(-np.inf) >= threshold) & (pl.col("problems").fill_null("") == "")
-    row = s.select(n=pl.len(), kept=kept.sum(), kept_correct=(kept & pl.col("correct")).sum(),
-                   llm=pl.col("llm_cost_usd").mean(),
-                   llm_escalated=pl.when(~kept).then(pl.col("llm_cost_usd")).otherwise(0.0).mean()).row(0, named=True)
-    n, k, kc = row["n"], row["kept"], row["kept_correct"]
-    lo, hi = clopper_pearson_interval(kc, k) if k else (None, None)
-    out = {"threshold": threshold, "n": n, "kept": k, "offload_share": k / n if n else 0.0,
-           "kept_quality": {"value": kc / k if k else None, "low": lo, "high": hi},
-           "system_quality": (kc + n - k) / n if n else None,
-           "cost_per_1000_calls": {"before": None if row["llm"] is None else 1000 * row["llm"], "after": None}}
-    if slm_cost is not None and row["llm_escalated"] is not None:
-        out["cost_per_1000_calls"]["after"] = 1000 * (slm_cost + row["llm_escalated"])
+    """The policy at `threshold` on `split` (calibrate.evaluate_policy: offload, kept agreement with its 95%
+    interval, system quality) and the cost per 1,000 calls routed (escalated calls pay the specialist's
+    attempt and the LLM)."""
+    s, ok, forced = _split(scores, split, signal)
+    out = evaluate_policy(s, ok, threshold, forced)
+    llm = scores.filter(pl.col("split") == split)["llm_cost_usd"].cast(pl.Float64).to_numpy()
+    priced = ~np.isnan(llm)
+    before = 1000 * float(llm[priced].mean()) if priced.any() else None
+    after = None
+    if slm_cost is not None and priced.any():
+        escalated = np.where(kept_calls(s, threshold, forced), 0.0, llm)
+        after = 1000 * (slm_cost + float(escalated[priced].mean()))
+    out["cost_per_1000_calls"] = {"before": before, "after": after}
     return out
 
 

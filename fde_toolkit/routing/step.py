@@ -75,7 +75,7 @@ def _scores_frame(split: str, records: list[dict[str, Any]], answers, correct: l
 
 def route_task(eng: "Engagement", task_id: str, out: StepOutputs | None = None, name: str = "") -> dict[str, Any]:
     """Calibrate one task's escalation rule on validation and check it on test (see the module docstring)."""
-    from fde_toolkit.routing.calibrate import auroc, choose_signal, evaluate_policy
+    from fde_toolkit.routing.calibrate import auroc, choose_signal, evaluate_policy, kept_calls
     from fde_toolkit.routing.signals import load_specialist
     from fde_toolkit.slm.datasets import load_dataset
     from fde_toolkit.slm.metrics import successes
@@ -100,10 +100,9 @@ def route_task(eng: "Engagement", task_id: str, out: StepOutputs | None = None, 
     th = choice.threshold
     scores_test = np.asarray(a_test.signals[choice.name], dtype=np.float64)
     reasons = [p[0] if p else "" for p in a_test.problems]
-    threshold = th.threshold if th.feasible else np.inf  # infeasible: every call stays on the LLM
+    threshold = th.threshold if th.feasible else None  # infeasible: every call stays on the LLM
     policy = evaluate_policy(scores_test, ok_test, threshold, forced_test, reasons, conf)
-    kept = np.nan_to_num(scores_test, nan=-np.inf) >= threshold
-    kept &= ~forced_test
+    kept = kept_calls(scores_test, threshold, forced_test)
     ev = arts.optional("eval", task_id) or {}
     ft = (ev.get("variants") or {}).get("fine_tuned") or {}
     slm_cost = (ft.get("cost") or {}).get("per_task_usd")
