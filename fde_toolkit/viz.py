@@ -103,6 +103,15 @@ def setup_notebook() -> None:
 
 # ----------------------------------------------------------------------------- small helpers
 
+def show(*objs: Any) -> None:
+    """Display each object in the notebook, skipping None (a section with nothing to show)."""
+    from IPython.display import display
+
+    for o in objs:
+        if o is not None:
+            display(o)
+
+
 def empty_figure(title: str, message: str) -> go.Figure:
     """A titled, axis-free figure that says why there is nothing to draw."""
     fig = go.Figure()

@@ -15,12 +15,7 @@ from fde_toolkit import viz
 from fde_toolkit.routing import figures
 
 
-def _display(*objs: Any) -> None:
-    from IPython.display import display
-
-    for o in objs:
-        if o is not None:
-            display(o)
+_display = viz.show
 
 
 def _interval(kq: dict[str, Any] | None) -> str:

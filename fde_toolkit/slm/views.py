@@ -155,12 +155,7 @@ def load_prototyping(eng, tasks: str | Sequence[str] | None = None, candidates: 
 
 # ----------------------------------------------------------------------------- display helpers
 
-def _display(*objs: Any) -> None:
-    from IPython.display import display
-
-    for o in objs:
-        if o is not None:
-            display(o)
+_display = viz.show
 
 
 def _heading(ta: TaskArtifacts) -> viz.Html:
