@@ -90,6 +90,11 @@ CATALOG: dict[str, Artifact] = {a.name: a for a in (
     _a("drift_calls", "drift/curated.parquet", "drift", "the new logs, ingested and scrubbed"),
     _a("drift_assignments", "drift/assignments.parquet", "drift", "new call -> task, distance, reason"),
     _a("drift", "drift.json", "drift", "task-mix, input and outcome shift per week; a recommendation per task"),
+    # hardening (phase 3)
+    _a("runtime_model", "models/{task}/runtime/{runtime}", "harden", "a specialist converted for a fast runtime"),
+    _a("hardening_runs", "hardening/{task}.json", "harden", "every configuration's timings, memory and answers"),
+    _a("hardening", "hardening.json", "harden", "per task: configurations, SLA table, recommendation, robustness"),
+    _a("bundle", "bundle", "bundle", "the deployable folder: models, routing.yaml, serving config, runbook"),
     # handover
     _a("roi", "roi.json", "roi", "the three tiers, scenarios and uncertainty"),
 )}

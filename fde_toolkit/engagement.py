@@ -26,10 +26,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from fde_toolkit import FdeError, assets, files, format_errors
 from fde_toolkit.artifacts import ArtifactCatalog
+from fde_toolkit.hardening.config import HardeningConfig, SlaConfig
 from fde_toolkit.privacy.config import PiiConfig
 from fde_toolkit.reports.branding import ReportsConfig
 from fde_toolkit.roi.assumptions import RoiSection
 from fde_toolkit.routing.config import RoutingConfig
+from fde_toolkit.serving.config import ServeConfig
 from fde_toolkit.slm.config import FinetuneConfig
 from fde_toolkit.slm.registry import Candidate, duplicate_ids, parse_candidates, with_builtins
 from fde_toolkit.tasks.config import TasksConfig
@@ -86,10 +88,14 @@ class EngagementConfig(_Strict):
     candidates: list[Candidate] = Field(default_factory=lambda: parse_candidates([]))  # the built-ins
     finetune: FinetuneConfig = Field(default_factory=FinetuneConfig)
     routing: RoutingConfig = Field(default_factory=RoutingConfig)
+    hardening: HardeningConfig = Field(default_factory=HardeningConfig)
+    sla: SlaConfig = Field(default_factory=SlaConfig)
+    serve: ServeConfig = Field(default_factory=ServeConfig)
     roi: RoiSection = Field(default_factory=RoiSection)
     reports: ReportsConfig = Field(default_factory=ReportsConfig)
 
-    @field_validator("pii", "tasks", "finetune", "routing", "roi", "reports", mode="before")
+    @field_validator("pii", "tasks", "finetune", "routing", "hardening", "sla", "serve", "roi", "reports",
+                     mode="before")
     @classmethod
     def _empty_section_is_defaults(cls, v: Any) -> Any:
         return {} if v is None else v
