@@ -137,6 +137,15 @@ def roi(engagement: Path = EngagementArg, force: bool = ForceOpt) -> None:
 
 
 @app.command()
+def bundle(engagement: Path = EngagementArg,
+           out: Optional[Path] = typer.Option(None, "--out", help="Folder to write; default: artifacts/bundle."),
+           force: bool = ForceOpt) -> None:
+    """A deployable folder: the chosen model per task, routing.yaml, serve.yaml, pinned requirements.txt, a runbook
+    (start, stop, health, metrics, rollback to all-LLM, logs, SLA, vLLM multi-LoRA) and a sha256 manifest."""
+    typer.echo(open_engagement(engagement).bundle(out=out, force=force))
+
+
+@app.command()
 def run(engagement: Path = EngagementArg,
         phase: Optional[list[str]] = typer.Option(
             None, "--phase", help="Notebook(s) to run, e.g. 01_scoping or executive_summary (repeatable). "

@@ -399,6 +399,12 @@ class Engagement:
 
         return roi(self, force=force)
 
+    def bundle(self, out: "str | os.PathLike | None" = None, force: bool = False) -> "StepResult":
+        """The deployable folder: models, routing, serving config, pinned requirements, runbook (`fde bundle`)."""
+        from fde_toolkit.serving.bundle import bundle
+
+        return bundle(self, out=out, force=force)
+
     def candidate_tasks(self) -> list[str]:
         """The SLM candidate task ids from tasks.json, best first."""
         from fde_toolkit.slm.status import candidate_task_ids
