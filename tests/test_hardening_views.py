@@ -177,3 +177,28 @@ def test_write_figures_through_the_catalog(tmp_path):
                                                    for w in ("latency", "throughput", "quality"))
     assert all(p.parent == eng.artifacts_dir / "figures" for p in paths)
     assert pio.read_json(paths[0]).data
+
+
+SECTIONS = ("Summary", "Service levels", "Latency", "Throughput and batching",
+            "Quality after conversion and quantization", "Robustness", "Deployment")
+
+
+def test_the_hardening_report_renders_with_and_without_hardening(tmp_path):
+    """`fde run --phase 03_hardening` (papermill + nbconvert): empty states first, then the measured report."""
+    from fde_toolkit.reports.runner import find_phases, run_phases
+
+    assert "03_hardening" in find_phases()
+    eng = toy_engagement(tmp_path / "acme", n=20)
+    paths = run_phases(eng, ["03_hardening"])
+    assert paths == [eng.reports_dir / "03_hardening.ipynb", eng.reports_dir / "03_hardening.html"]
+    html = paths[1].read_text(encoding="utf-8")
+    assert all(f">{s}" in html for s in SECTIONS)
+    assert "Hardening report" in html and f"Run `fde harden {eng.root.resolve()}`" in html
+    assert "views.show_sla" not in html  # no code in the report
+
+    write_hardening(eng, synthetic_hardening())
+    assert run_phases(eng, ["03_hardening"]) == paths  # hardening.json is an input: rendered again
+    html = paths[1].read_text(encoding="utf-8")
+    assert "Run `fde harden" not in html
+    assert html.count("Plotly.newPlot(") >= 3 and "onnx (recommended)" in html and "empty_input" in html
+    assert "No bundle yet" in html

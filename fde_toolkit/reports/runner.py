@@ -50,7 +50,12 @@ PHASE_TITLES = {"01_scoping": "Scoping report", "02_prototyping": "Prototyping r
 PHASE_ARTIFACTS = {EXECUTIVE: ["profile", "tasks", "eval", "routing", "roi"],
                    "01_scoping": ["calls", "ingest_report", "profile", "pii_report", "tasks"],
                    "02_prototyping": PROTOTYPING_ARTIFACTS,
+                   "03_hardening": ["tasks", "hardening"],
                    "04_handover": ["profile", "tasks", "eval", "training", "model_card", "routing", "drift", "roi"]}
+
+# Files a phase's notebook reads that are not catalog artifacts of their own (the bundle's manifest).
+PHASE_FILES: dict[str, Callable[[Engagement], list[Path]]] = {
+    "03_hardening": lambda eng: [eng.artifacts.path("bundle") / "bundle.json"]}
 
 
 def _prepare_scoping(eng: Engagement) -> None:
@@ -189,6 +194,7 @@ def _render(eng: Engagement, phase: str, nb: Path, force: bool) -> list[Path]:
         PHASE_PREPARE[phase](eng)
     slides = phase == EXECUTIVE
     reads = [p for a in PHASE_ARTIFACTS.get(phase, []) for p in eng.artifacts.files(a)]
+    reads += PHASE_FILES[phase](eng) if phase in PHASE_FILES else []
     logo = [brand.logo_path] if brand.logo_path else []
     inputs = [nb, *(SLIDES_TEMPLATE_FILES if slides else TEMPLATE_FILES), *logo] + [p for p in reads if p.is_file()]
     out_nb = eng.report(f"{phase}.ipynb")
