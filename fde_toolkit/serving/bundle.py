@@ -438,12 +438,16 @@ def _vllm_section(plan: dict[str, Any]) -> str:
         by_base.setdefault(t["candidate"], []).append(tid)
     for cid, tids in by_base.items():
         cand = plan["candidates"][cid]
-        base = cand.get("hub") or f"BASE_MODEL  # the transformers folder of candidate {cid} ({_base_text(cand)})"
+        base = cand.get("hub") or (cand["folder"] if cand.get("source_folder") and not cand.get("gguf") else None)
+        if base is None:  # a GGUF or package candidate: vLLM wants the transformers weights it came from
+            out += [f"`BASE_MODEL` below: the transformers (safetensors) weights candidate `{cid}` was made from "
+                    f"({_base_text(cand)}), as a hub id or a folder.", ""]
+            base = "BASE_MODEL"
         ranks = [_lora_rank(plan, t) for t in tids]
         rank = max([r for r in ranks if r] or [16])
         mods = " ".join(f"{t}=artifacts/models/{t}/adapter" for t in tids)
         out += ["```bash", f"vllm serve {base} \\", f"  --enable-lora --max-loras {len(tids)} --max-lora-rank "
-                f"{max(8, rank)} \\", f"  --lora-modules {mods} \\", "  --host 0.0.0.0 --port 8001", "```", "",
+                f"{_vllm_rank(rank)} \\", f"  --lora-modules {mods} \\", "  --host 0.0.0.0 --port 8001", "```", "",
                 f"A request with `\"model\": \"{tids[0]}\"` is answered by that task's adapter."]
     if not decoders:
         out.append("No decoder specialist is routed in this bundle, so there is no adapter to serve with vLLM.")
@@ -452,6 +456,14 @@ def _vllm_section(plan: dict[str, Any]) -> str:
                 "a sentence encoder, not a LoRA on a generative model. Scale them by running more `fde serve` "
                 "replicas behind a load balancer (each replica is independent; give each its own log folder)."]
     return "\n".join(out)
+
+
+def _vllm_rank(rank: int) -> int:
+    """vLLM's --max-lora-rank takes powers of two from 8 up: the smallest one that holds `rank`."""
+    r = 8
+    while r < rank:
+        r *= 2
+    return r
 
 
 def _lora_rank(plan: dict[str, Any], tid: str) -> int | None:
