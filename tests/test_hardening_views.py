@@ -202,3 +202,19 @@ def test_the_hardening_report_renders_with_and_without_hardening(tmp_path):
     assert "Run `fde harden" not in html
     assert html.count("Plotly.newPlot(") >= 3 and "onnx (recommended)" in html and "empty_input" in html
     assert "No bundle yet" in html
+
+
+def test_the_executive_tiers_say_where_latency_and_serving_cost_come_from(tmp_path):
+    """Without hardening.json: scaled single-request figures, and the command; with it: measured under load."""
+    from test_slides import _branded, _with_artifacts
+
+    from fde_toolkit.reports import executive
+
+    eng = _with_artifacts(_branded(tmp_path / "deck"))
+    before = _text(executive.tiers(executive.load_summary(eng)))
+    assert "p50 latency under load" not in before and "assumed load factors" in before and "fde harden" in before
+    write_hardening(eng, synthetic_hardening({"t001": synthetic_task()}))
+    after = _text(executive.tiers(executive.load_summary(eng)))
+    assert "p50 latency under load" in after
+    assert "measured by the hardening benchmark under load on Test CPU (2 cores" in after
+    assert "artifacts/hardening.json" in after

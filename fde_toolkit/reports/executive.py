@@ -61,6 +61,7 @@ class Summary:
     tasks: dict[str, Any] | None = None
     evals: dict[str, dict[str, Any]] = field(default_factory=dict)  # task id -> eval/<task>.json
     roi: dict[str, Any] | None = None
+    hardening: dict[str, Any] | None = None  # hardening.json: latency and throughput measured on the hardware
     sources: dict[str, str] = field(default_factory=dict)  # what -> artifact path, for the source lines
 
     @property
@@ -92,8 +93,10 @@ def load_summary(eng) -> Summary:
         if rep and "variants" in rep:
             ex.evals[rep.get("task", tid)] = rep
     ex.roi = _optional(eng, "roi")
+    ex.hardening = _optional(eng, "hardening")
     ex.sources = {"profile": "artifacts/profile.json", "tasks": "artifacts/tasks.json",
-                  "eval": "artifacts/eval/<task>.json", "roi": "artifacts/roi.json"}
+                  "eval": "artifacts/eval/<task>.json", "roi": "artifacts/roi.json",
+                  "hardening": "artifacts/hardening.json"}
     return ex
 
 
@@ -474,14 +477,16 @@ def tiers(ex: Summary) -> viz.Html:
     from fde_toolkit.roi.figures import quality_interval
 
     rows1 = ex.roi["tier1"]["tasks"]
+    hardened = _hardened(ex, [r["task"] for r in rows1])
     m = lambda key: [(r["metrics"].get(key) or {}).get("value") for r in rows1]  # noqa: E731
     w = m("calls_per_month")
     covered = sum(v or 0 for v in m("calls_covered_share"))
     ci = quality_interval(ex.roi, rows1[0]["task"]) if len(rows1) == 1 else None  # one task: its 95% interval
     tier1 = [("agreement with the LLM", _span(m("quality"), pct) + (f" {num.interval(*ci, digits=0)}" if ci else "")),
              ("share of all calls answered", pct(covered)),
-             ("p50 latency", f"{num.duration_ms(_weighted(m('latency_before_ms'), w))} → "
-                             f"{num.duration_ms(_weighted(m('latency_after_ms'), w))}"),
+             ("p50 latency" + (" under load" if hardened else ""),
+              f"{num.duration_ms(_weighted(m('latency_before_ms'), w))} → "
+              f"{num.duration_ms(_weighted(m('latency_after_ms'), w))}"),
              ("cost per successful task", f"{usd(_weighted(m('cost_per_success_before'), w))} → "
                                           f"{usd(_weighted(m('cost_per_success_after'), w))}")]
     tier2 = [("cases handled a month", count(_t2(ex, "cases_per_month"))),
@@ -508,8 +513,29 @@ def tiers(ex: Summary) -> viz.Html:
             + _tier("Tier 2 · Business process", "measured where the logs allow, else assumed", tier2)
             + _tier("Tier 3 · Financial", "per year at full adoption", tier3) + "</div>")
     source = ("Each tier is computed from the one before it; every number is measured (an artifact field) or a "
-              f"named assumption with a range and a source ({ex.sources['roi']}, the handover report).")
+              f"named assumption with a range and a source ({ex.sources['roi']}, the handover report). "
+              + hardening_line(ex, [r["task"] for r in rows1]))
     return slide(k, headline, body, source)
+
+
+def _hardened(ex: Summary, task_ids: list[str]) -> list[str]:
+    """The tasks whose latency and throughput under load hardening.json measured."""
+    tasks = (ex.hardening or {}).get("tasks") or {}
+    return [t for t in task_ids if (tasks.get(t) or {}).get("under_load")]
+
+
+def hardening_line(ex: Summary, task_ids: list[str]) -> str:
+    """Where the specialists' latency and serving cost come from: the hardening benchmark, or an assumption."""
+    done = _hardened(ex, task_ids)
+    if not done:
+        return ("Specialist latency and serving cost: single-request measurements scaled by assumed load factors; "
+                f"the hardening benchmark (`fde harden {ex.engagement}`) has not measured them under load yet.")
+    mach = (ex.hardening or {}).get("machine") or {}
+    where = mach.get("cpu") or mach.get("platform") or "the serving hardware"
+    rest = [t for t in task_ids if t not in done]
+    return (f"Specialist latency and serving cost: measured by the hardening benchmark under load on {where} "
+            f"({mach.get('cores', '?')} cores; {ex.sources['hardening']}, {', '.join(done)})"
+            + (f"; {', '.join(rest)} not benchmarked yet, assumed." if rest else "."))
 
 
 def payback(ex: Summary) -> viz.Html:

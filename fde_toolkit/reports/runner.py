@@ -47,7 +47,7 @@ PHASE_TITLES = {"01_scoping": "Scoping report", "02_prototyping": "Prototyping r
                 "03_hardening": "Hardening report", "04_handover": "Handover report",
                 EXECUTIVE: "Executive summary"}
 # Artifacts a phase's notebook reads, when present (the manifest fingerprints them): catalog names.
-PHASE_ARTIFACTS = {EXECUTIVE: ["profile", "tasks", "eval", "routing", "roi"],
+PHASE_ARTIFACTS = {EXECUTIVE: ["profile", "tasks", "eval", "routing", "hardening", "roi"],
                    "01_scoping": ["calls", "ingest_report", "profile", "pii_report", "tasks"],
                    "02_prototyping": PROTOTYPING_ARTIFACTS,
                    "03_hardening": ["tasks", "hardening"],
