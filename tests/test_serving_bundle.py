@@ -213,6 +213,6 @@ def test_decoder_bundle_ships_the_peft_adapter_and_the_vllm_command(tmp_path):
     assert "vllm serve bases/toy \\\n" in runbook and "--enable-lora" in runbook
     assert "--lora-modules t01=artifacts/models/t01/adapter" in runbook
     assert f"--max-lora-rank {max(8, 1 << (rank - 1).bit_length())}" in runbook and "no vLLM path" not in runbook
-    assert "| t02 |" in runbook and "LLM" in runbook
+    assert "goes to the LLM:\n\n- no specialist: t02" in runbook
     m = _manifest(out)
     assert m["tasks"]["t01"]["kind"] == "decoder" and m["on_llm"] == ["t02"] and verify(out) == []

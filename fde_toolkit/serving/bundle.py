@@ -324,7 +324,8 @@ def _render(m: dict[str, Any]) -> str:
     for tid, t in m["tasks"].items():
         lines.append(f"  {tid}: {t['kind']} specialist {t['specialist']}, runtime {t['runtime']}, base {t['base']}")
     if m["on_llm"]:
-        lines.append(f"  on the LLM: {', '.join(m['on_llm'])}")
+        names = ", ".join(m["on_llm"][:8]) + (", …" if len(m["on_llm"]) > 8 else "")
+        lines.append(f"  on the LLM: {len(m['on_llm'])} task{'s' if len(m['on_llm']) != 1 else ''} ({names})")
     lines += [f"Warning: {w}" for w in m["warnings"]]
     lines.append(f"Start it: cd {m['out']} && fde serve .   (RUNBOOK.md: keys, health, rollback)")
     return "\n".join(lines)
@@ -492,12 +493,16 @@ def runbook(eng: "Engagement", plan: dict[str, Any]) -> str:
         rows.append([tid, r.get("name") or "", f"{t['kind']} `{t['specialist']}`", t["runtime"], f"`{t['base']}`",
                      f"{t['signal']} ≥ {t['threshold']:.4g}" if t.get("threshold") is not None else None,
                      None if r.get("offload_share") is None else f"{r['offload_share']:.0%}"])
+    lines += [_md_table(rows, ["task", "name", "answered by", "runtime", "base model", "kept when",
+                               "calls kept (test split)"]) if rows else "No task is routed to a specialist.", ""]
+    on_llm: dict[str, list[str]] = {}
     for tid, t in plan["policy"]["tasks"].items():
         if tid not in plan["tasks"]:
-            rows.append([tid, routing["tasks"].get(tid, {}).get("name") or "", "LLM", "–", "–", "–",
-                         f"0% ({t.get('reason') or 'on the LLM'})"])
-    lines += [_md_table(rows, ["task", "name", "answered by", "runtime", "base model", "kept when",
-                               "calls kept (test split)"]), ""]
+            why = re.split(r"[:(]", t.get("reason") or "", maxsplit=1)[0].strip() or "routed to the LLM"
+            on_llm.setdefault(why, []).append(tid)
+    if on_llm:
+        lines += [f"Every call of the other {sum(map(len, on_llm.values()))} tasks goes to the LLM:", ""]
+        lines += [f"- {why}: {', '.join(tids)}" for why, tids in on_llm.items()] + [""]
     if plan["warnings"]:
         lines += ["Warnings when the bundle was made:", "", *(f"- {w}" for w in plan["warnings"]), ""]
     lines += ["## Install", "", "```bash", "python3 -m venv .venv && . .venv/bin/activate",
