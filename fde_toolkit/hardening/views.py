@@ -84,7 +84,7 @@ def key_numbers(h: Hardening) -> viz.Html:
     recs = {tid: t.get("recommended") for tid, t in h.tasks.items()}
     ratios = [((r.get("latency_ms") or {}).get("p50") or 0) / t["llm_latency_ms"]["p50"]
               for tid, t in h.tasks.items() if (r := recs[tid]) and (t.get("llm_latency_ms") or {}).get("p50")]
-    cards = [("tasks benchmarked", str(len(rows))),
+    cards = [("task benchmarked" if len(rows) == 1 else "tasks benchmarked", str(len(rows))),
              ("with a configuration that meets the SLA", f"{sum(1 for r in recs.values() if r)} of {len(rows)}"),
              ("recommended p50, share of the LLM's", "–" if not ratios else f"{min(ratios):.0%}–{max(ratios):.0%}"
               if len(ratios) > 1 else f"{ratios[0]:.0%}")]
@@ -170,7 +170,9 @@ def show_deployment(h: Hardening) -> None:
                           f"{eng.display(path.parent)}."))
         return
     m = json.loads(path.read_text(encoding="utf-8"))
-    rows = [{"task": tid, "runtime": t.get("runtime"), "kind": t.get("kind"), "base": t.get("base")}
+    rows = [{"task": tid, "kind": t.get("kind"), "base": t.get("base"),
+             "runtime": t.get("runtime") + ("" if t.get("runtime") == "eager" or t.get("runtime_folder")
+                                            else " (converted on first start)")}
             for tid, t in (m.get("tasks") or {}).items()]
     _display(viz.note(f"{eng.display(path.parent)}: {len(m.get('files', []))} files, "
                       f"{(m.get('bytes') or 0) / 1e6:,.1f} MB, made {m.get('created', '?')}. Start it with "

@@ -247,6 +247,17 @@ def _engagement_yaml(eng: "Engagement", candidates: list[dict[str, Any]]) -> str
             + yaml.safe_dump(keep, sort_keys=False, allow_unicode=True))
 
 
+def _point_at_shipped_base(model: Path, cand: dict[str, Any]) -> None:
+    """A specialist loads its base from training.json's candidate: name the copy under bases/ instead of the
+    engagement machine's folder (package and hub candidates are left as they are)."""
+    training = model / "training.json"
+    training.write_text(json.dumps({**json.loads(training.read_text(encoding="utf-8")), "candidate": cand},
+                                   indent=1, ensure_ascii=False), encoding="utf-8")
+    named = model / "adapter" / "fde_candidate.json"
+    if named.is_file():
+        named.write_text(json.dumps(cand, ensure_ascii=False), encoding="utf-8")
+
+
 def _write(eng: "Engagement", plan: dict[str, Any], out: Path, requirements: list[str]) -> dict[str, Any]:
     a = eng.artifacts
     art = out / "artifacts"
@@ -261,15 +272,10 @@ def _write(eng: "Engagement", plan: dict[str, Any], out: Path, requirements: lis
     for tid, t in plan["tasks"].items():
         _copy(a.path("dataset_info", tid), art / "datasets" / tid / "dataset.json")
         _copy(a.path("model", tid), art / "models" / tid, skip=SKIP_IN_MODEL)
-        cand = _public(plan["candidates"][t["candidate"]])
-        training = art / "models" / tid / "training.json"  # the specialist loads its base from here
-        training.write_text(json.dumps({**json.loads(training.read_text(encoding="utf-8")), "candidate": cand},
-                                       indent=1, ensure_ascii=False), encoding="utf-8")
-        named = art / "models" / tid / "adapter" / "fde_candidate.json"
-        if named.is_file():
-            named.write_text(json.dumps(cand, ensure_ascii=False), encoding="utf-8")
         if t["runtime_folder"]:
             _copy(a.path("runtime_model", tid, t["runtime"]), out / t["runtime_folder"])
+        if plan["candidates"][t["candidate"]].get("source_folder"):
+            _point_at_shipped_base(art / "models" / tid, _public(plan["candidates"][t["candidate"]]))
     policy = plan["policy"]
     (out / "engagement.yaml").write_text(_engagement_yaml(eng, candidates), encoding="utf-8")
     (out / "routing.all-llm.yaml").write_text(yaml.safe_dump(all_llm(policy), sort_keys=False), encoding="utf-8")
@@ -318,11 +324,16 @@ def verify(folder: str | Path) -> list[str]:
     return bad
 
 
+def _runtime_text(t: dict[str, Any]) -> str:
+    converted = t["runtime"] == "eager" or t.get("runtime_folder")
+    return t["runtime"] + ("" if converted else " (not converted yet: `fde serve` converts it on first start)")
+
+
 def _render(m: dict[str, Any]) -> str:
     lines = [f"Bundle written to {m['out']}: {len(m['files'])} files, {m['bytes'] / 1e6:,.1f} MB "
              f"(manifest {MANIFEST}, runbook RUNBOOK.md)."]
     for tid, t in m["tasks"].items():
-        lines.append(f"  {tid}: {t['kind']} specialist {t['specialist']}, runtime {t['runtime']}, base {t['base']}")
+        lines.append(f"  {tid}: {t['kind']} specialist {t['specialist']}, runtime {_runtime_text(t)}, base {t['base']}")
     if m["on_llm"]:
         names = ", ".join(m["on_llm"][:8]) + (", …" if len(m["on_llm"]) > 8 else "")
         lines.append(f"  on the LLM: {len(m['on_llm'])} task{'s' if len(m['on_llm']) != 1 else ''} ({names})")
@@ -490,7 +501,7 @@ def runbook(eng: "Engagement", plan: dict[str, Any]) -> str:
     rows = []
     for tid, t in plan["tasks"].items():
         r = routing["tasks"].get(tid, {})
-        rows.append([tid, r.get("name") or "", f"{t['kind']} `{t['specialist']}`", t["runtime"], f"`{t['base']}`",
+        rows.append([tid, r.get("name") or "", f"{t['kind']} `{t['specialist']}`", _runtime_text(t), f"`{t['base']}`",
                      f"{t['signal']} ≥ {t['threshold']:.4g}" if t.get("threshold") is not None else None,
                      None if r.get("offload_share") is None else f"{r['offload_share']:.0%}"])
     lines += [_md_table(rows, ["task", "name", "answered by", "runtime", "base model", "kept when",
