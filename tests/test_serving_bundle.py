@@ -56,6 +56,17 @@ def test_bundle_refuses_without_routing(tmp_path):
         bundle(bare)
 
 
+def test_bundle_never_replaces_a_folder_that_is_not_a_bundle(eng, tmp_path):
+    keep = tmp_path / "home"
+    keep.mkdir()
+    (keep / "notes.txt").write_text("mine")
+    with pytest.raises(FdeError, match=r"exists and is not a bundle"):
+        bundle(eng, out=keep)
+    assert (keep / "notes.txt").read_text() == "mine"
+    with pytest.raises(FdeError, match=r"cannot be written over the engagement"):
+        bundle(eng, out=eng.root.parent)
+
+
 def test_bundle_without_hardening(eng, tmp_path):
     out = tmp_path / "deploy"
     result = bundle(eng, out=out)

@@ -17,7 +17,7 @@ from typing import Any
 
 import polars as pl
 
-from fde_toolkit import viz
+from fde_toolkit import FdeError, viz
 from fde_toolkit.hardening import figures
 
 _display = viz.show
@@ -57,7 +57,7 @@ def _missing(h: Hardening) -> viz.Html | None:
 def _name(h: Hardening, tid: str) -> str:
     try:
         names = {t["id"]: t.get("name", "") for t in h.eng.artifacts.tasks().get("tasks", [])}
-    except Exception:  # tasks.json missing: the id alone
+    except FdeError:  # tasks.json missing: the id alone
         names = {}
     return f"{tid} · {names[tid]}" if names.get(tid) else tid
 

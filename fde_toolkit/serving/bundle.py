@@ -354,6 +354,9 @@ def bundle(eng: "Engagement", out: str | Path | None = None, force: bool = False
     if out.resolve().is_relative_to(root / "artifacts" / "models") or root.is_relative_to(out.resolve()):
         raise FdeError(f"{out}: the bundle cannot be written over the engagement or its models. Choose another "
                        "--out folder.")
+    if out.is_file() or (out.is_dir() and any(out.iterdir()) and not (out / MANIFEST).is_file()):
+        raise FdeError(f"{out}: exists and is not a bundle (no {MANIFEST}); `fde bundle` replaces the whole folder, "
+                       "so it only writes to a new or empty folder or over an earlier bundle. Choose another --out.")
     params = {"out": str(out.resolve()), "requirements": requirements, "format": FORMAT}
 
     def make(outputs: StepOutputs) -> dict[str, Any]:
