@@ -230,7 +230,7 @@ def test_canaries_never_pass_the_scrub_step(tmp_path: Path, monkeypatch: pytest.
 
     reports, art = eng.reports_dir, eng.artifacts_dir
     slides = reports / "executive_summary.slides.html"
-    phases = ["01_scoping", "02_prototyping", "04_handover"]
+    phases = ["01_scoping", "02_prototyping", "03_hardening", "04_handover"]
     assert set(written) == {reports / f"{p}.{x}" for p in phases for x in ("ipynb", "html")} | {
         reports / "executive_summary.ipynb", slides}
     ds, mdir = art / "datasets" / task_id, art / "models" / task_id
