@@ -1,13 +1,15 @@
 """Decoder specialists merged, or converted to CTranslate2, answering as the eager PEFT model does.
 
 The CTranslate2 specialist mirrors routing.signals.Decoder step by step: the same prompts; labels
-scored by their summed log-probability after the prompt (Generator.score_batch), or, for a label
-set decoded greedily, the same greedy walk inside the label trie (each branching token chosen by
-its log-probability among the allowed ones); tool names scored among the names the request
-offered, then the arguments generated greedily after the chosen name; free text and JSON greedy
-(generate_batch, stopping at the end-of-turn / end-of-sequence tokens, at most
-finetune.evaluate.max_new_tokens). The token signals are the chosen answer's teacher-forced token
-log-probabilities (score_batch), so they carry the same names and meaning.
+scored by their summed log-probability after the prompt, or, for a label set decoded greedily, the
+same greedy walk inside the label trie (each branching token chosen by its log-probability among the
+allowed ones); tool names scored among the names the request offered, then the arguments generated
+greedily after the chosen name; free text and JSON greedy (generate_batch, stopping at the
+end-of-turn / end-of-sequence tokens, at most finetune.evaluate.max_new_tokens). The token signals
+are the chosen answer's teacher-forced token log-probabilities, so they carry the same names and
+meaning. Label and tool-name scores come from one generate_batch call per request: the prompt runs
+once as its static prompt and every label is forced after it, each step's logits kept (scoring each
+prompt + label sequence on its own with score_batch costs a prompt pass per label).
 """
 
 from __future__ import annotations
@@ -120,7 +122,7 @@ class Ct2Decoder(Specialist):
                 lps = [per_token[i][j] for i, j in enumerate(pick)]
                 margin = top_margin(scores)
             else:
-                pick, rival_gap = self._greedy_in_trie(prompts, seqs)
+                pick, lps, rival_gap = self._greedy_in_trie(prompts, seqs)
                 margin = np.array(rival_gap)
             preds = [self.labels[j] for j in pick]
             answers = [seqs[j] for j in pick]
@@ -165,10 +167,43 @@ class Ct2Decoder(Specialist):
         lps = self._logprobs([list(p) + list(a) for p, a in zip(prompts, answers)])
         return [lp[len(lp) - len(a):] if a else np.zeros(0) for lp, a in zip(lps, answers)]
 
+    def _next_logprobs(self, prompt: Sequence[int], seqs: Sequence[Sequence[int]]):
+        """For each node of the trie of `seqs` (a prefix of one of them), the log-probability of every token the
+        trie allows next, after prompt + prefix. One generate_batch call: the prompt runs once (static_prompt,
+        not cached across calls), then each sequence is forced token by token and each step's logits kept."""
+        from fde_toolkit.slm.decode import _trie
+
+        trie = _trie([list(x) for x in seqs])
+        if len(prompt) < 2:  # no static prompt to share: score every allowed token on its own
+            asks = [(node, c) for node, kids in trie.items() for c in kids]
+            lps = self._logprobs([list(prompt) + list(node) + [c] for node, c in asks])
+            out: dict[tuple[int, ...], dict[int, float]] = {}
+            for (node, c), lp in zip(asks, lps):
+                out.setdefault(node, {})[c] = float(lp[-1])
+            return out
+        starts = [[prompt[-1], *x[:-1]] for x in seqs]
+        res = self.generator.generate_batch([self._tokens(x) for x in starts], static_prompt=self._tokens(prompt[:-1]),
+                                            cache_static_prompt=False, include_prompt_in_result=True,
+                                            max_length=max(map(len, starts)), beam_size=1, sampling_topk=1,
+                                            return_logits_vocab=True)
+        out = {}
+        for x, r in zip(seqs, res):
+            steps = r.logits[0] if r.logits and isinstance(r.logits[0], list) else r.logits
+            for k in range(len(x)):  # step k: the logits after prompt + x[:k]
+                node = tuple(x[:k])
+                if node not in out:
+                    z = np.asarray(steps[k], dtype=np.float64).reshape(-1)
+                    m = z.max()
+                    lse = m + np.log(np.exp(z - m).sum())
+                    out[node] = {c: float(z[c] - lse) for c in trie[node]}
+        return out
+
     def _continuations(self, prompts: Sequence[list[int]], conts: Sequence[list[int]]):
         """([prompts x continuations] summed log-probabilities, per prompt and continuation the token log-probs)."""
-        lps = self._logprobs([list(p) + list(c) for p in prompts for c in conts])
-        per = [[lps[i * len(conts) + j][-len(c):] for j, c in enumerate(conts)] for i in range(len(prompts))]
+        per = []
+        for p in prompts:
+            nodes = self._next_logprobs(p, conts)
+            per.append([np.array([nodes[tuple(c[:k])][t] for k, t in enumerate(c)]) for c in conts])
         return np.array([[float(x.sum()) for x in row] for row in per]).reshape(len(prompts), len(conts)), per
 
     def _generate(self, prompts: Sequence[list[int]]) -> list[list[int]]:
@@ -194,38 +229,30 @@ class Ct2Decoder(Specialist):
 
     def _greedy_in_trie(self, prompts: Sequence[list[int]], seqs: Sequence[list[int]]):
         """decode.choose_sequences(mode="greedy"): per prompt, the label reached by taking the most likely
-        allowed token at each step; and the margin routing reads (signals.Decoder: the smallest, over the
-        branching tokens, of the chosen token's log-probability minus the best other allowed one's)."""
+        allowed token at each step; its token log-probabilities; and the margin routing reads (signals.Decoder:
+        the smallest, over the branching tokens, of the chosen token's log-probability minus the best other
+        allowed one's, NO_RIVAL_MARGIN without a branching token)."""
         from fde_toolkit.slm.decode import _trie
 
         trie, stops = _trie(seqs), set(self._stops())
         exact = {tuple(s): i for i, s in reversed(list(enumerate(seqs)))}
-        prefix: list[list[int]] = [[] for _ in prompts]
-        gaps: list[list[float]] = [[] for _ in prompts]
-        active = list(range(len(prompts)))
-        while active:
-            asks, nxt = [], []
-            for i in active:
-                kids = trie.get(tuple(prefix[i]), [])
-                if len(kids) == 1:
-                    prefix[i].append(kids[0])
-                elif kids:
-                    asks.extend((i, c) for c in kids)
-            if asks:
-                lps = self._logprobs([list(prompts[i]) + prefix[i] + [c] for i, c in asks])
-                by: dict[int, list[tuple[float, int]]] = {}
-                for (i, c), lp in zip(asks, lps):
-                    by.setdefault(i, []).append((float(lp[-1]), c))
-                for i, cands in by.items():
-                    best = max(range(len(cands)), key=lambda k: (cands[k][0], -k))  # ties: the lowest id, as argmax
-                    gaps[i].append(cands[best][0] - max(v for k, (v, _) in enumerate(cands) if k != best))
-                    prefix[i].append(cands[best][1])
-            for i in active:
-                if prefix[i] and prefix[i][-1] not in stops and tuple(prefix[i]) in trie:
-                    nxt.append(i)
-            active = nxt
-        pick = [exact.get(tuple(p), 0) for p in prefix]
-        return pick, [min(g) if g else NO_RIVAL_MARGIN for g in gaps]
+        picks, lps, margins = [], [], []
+        for p in prompts:
+            nodes = self._next_logprobs(p, seqs)
+            prefix: list[int] = []
+            gaps, own = [], []
+            while tuple(prefix) in trie and not (prefix and prefix[-1] in stops):
+                kids = trie[tuple(prefix)]
+                lp = nodes[tuple(prefix)]
+                best = max(kids, key=lambda c: (lp[c], -c))  # ties: the lowest id, as argmax does
+                if len(kids) > 1:
+                    gaps.append(lp[best] - max(lp[c] for c in kids if c != best))
+                own.append(lp[best])
+                prefix.append(best)
+            picks.append(exact.get(tuple(prefix), 0))
+            lps.append(np.array(own))
+            margins.append(min(gaps) if gaps else NO_RIVAL_MARGIN)
+        return picks, lps, margins
 
     def _tool_calls(self, prompts: Sequence[list[int]], offered: Sequence[Sequence[str]]):
         """decode.generate_tool_calls with offered tools, and signals.tool_name_margins, from one scoring."""
