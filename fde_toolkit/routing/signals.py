@@ -4,6 +4,7 @@
     run = spec.answer(test_records)               # dataset rows ({"id", "messages", "tools"?, ...})
     run.predictions[0], run.signals["top_probability"][0], run.problems[0]   # "refund", 0.97, []
     spec.latency_ms(test_records[:20])            # p50 ms to answer one request, signals included
+    load_specialist(eng, "t01", runtime="onnx-int8")   # a faster runtime, same answers (hardening/runtimes.py)
 
 Signals, higher = more sure, one float per record:
 - encoder: "top_probability" (the calibrated top probability), "margin" (top minus second).
