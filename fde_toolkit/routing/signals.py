@@ -4,6 +4,7 @@
     run = spec.answer(test_records)               # dataset rows ({"id", "messages", "tools"?, ...})
     run.predictions[0], run.signals["top_probability"][0], run.problems[0]   # "refund", 0.97, []
     spec.latency_ms(test_records[:20])            # p50 ms to answer one request, signals included
+    load_specialist(eng, "t01", runtime="onnx-int8")   # a faster runtime, same answers (hardening/runtimes.py)
 
 Signals, higher = more sure, one float per record:
 - encoder: "top_probability" (the calibrated top probability), "margin" (top minus second).
@@ -54,6 +55,13 @@ class Specialist:
     candidate: str  # the candidate id the specialist was fitted from
     labels: list[str] = field(default_factory=list)
     validate: Problems | None = None  # default: routing.validators.answer_problems
+    runtime: str = "eager"  # hardening/runtimes.py: what computes the answers
+    load_info: dict[str, Any] = field(default_factory=dict)  # the runtime's threads, precision, load and conversion
+
+    @property
+    def tokenizer(self):
+        """The HF tokenizer the specialist reads requests with."""
+        raise NotImplementedError
 
     def answer(self, records: Sequence[dict[str, Any]]) -> SpecialistAnswers:
         t0 = time.perf_counter()
@@ -90,6 +98,10 @@ class Encoder(Specialist):
 
     classifier: Any = None  # EncoderClassifier
 
+    @property
+    def tokenizer(self):
+        return self.classifier.encoder.tok
+
     def _answer(self, records: list[dict[str, Any]]) -> tuple[list[str], dict[str, np.ndarray]]:
         from fde_toolkit.slm.answer import request_text
 
@@ -113,6 +125,10 @@ class Decoder(Specialist):
     cfg: Any = None  # the engagement's FinetuneConfig (evaluate: max_new_tokens, batch_size, label_decoding)
     tool_names: list[str] = field(default_factory=list)  # the tool names the training answers used
     system_prompt: str = "keep"  # as in training (finetune.train.system_prompt)
+
+    @property
+    def tokenizer(self):
+        return self.tok
 
     def _answer(self, records: list[dict[str, Any]]) -> tuple[list[str], dict[str, np.ndarray]]:
         from fde_toolkit.slm.answer import conversations
@@ -163,8 +179,14 @@ class Decoder(Specialist):
         return {k: np.zeros(0) for k in names}
 
 
-def load_specialist(eng, task_id: str, validate: Problems | None = None) -> Specialist:
-    """The task's specialist from artifacts/models/<task>: an Encoder or a Decoder, by training.json."""
+def load_specialist(eng, task_id: str, validate: Problems | None = None, runtime: str | None = None) -> Specialist:
+    """The task's specialist from artifacts/models/<task>: an Encoder or a Decoder, by training.json.
+
+    `runtime` (None or "eager": as trained) names a faster one: hardening.runtimes.load_runtime."""
+    if runtime not in (None, "eager"):
+        from fde_toolkit.hardening.runtimes import load_runtime
+
+        return load_runtime(eng, task_id, runtime, validate=validate)
     training = eng.artifacts.read("training", task_id)
     kind = "encoder" if training.get("specialist") == "encoder" else "decoder"
     info = eng.artifacts.read("dataset_info", task_id)
