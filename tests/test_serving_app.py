@@ -381,6 +381,18 @@ def test_a_failing_escalation_endpoint_is_502_without_the_request(served) -> Non
     assert "HTTP 500" in r.json()["error"]["message"] and "secret" not in r.text
 
 
+def test_without_an_escalation_endpoint_the_specialist_serves_and_escalations_get_502(eng) -> None:
+    router = Router.from_engagement(eng.root, embedder=hash_embedder)  # routing.escalation.url is not set
+    app, lines = build(eng, "127.0.0.1", 0, config=ServeConfig(), router=router)
+    assert any("502" in line and "routing.escalation.url" in line for line in lines)
+    with serve_in_thread(app) as running:
+        ok = httpx.post(running.url + "/v1/chat/completions", json={"messages": _messages("a ripe lime")})
+        assert ok.status_code == 200 and ok.json()["fde_route"]["route"] == "slm"
+        r = httpx.post(running.url + "/v1/chat/completions", json={"messages": [{"role": "user", "content": "hi"}]})
+        assert r.status_code == 502 and "routing.escalation.url" in r.json()["error"]["message"]
+        assert httpx.get(running.url + "/health").json()["escalation"].startswith("routing.escalation.url")
+
+
 # ----------------------------------------------------------------------------- health, metrics, key, log
 
 def _metric(url: str, name: str, kind: str = "", **labels) -> float:
@@ -398,6 +410,7 @@ def test_health_and_metrics(main) -> None:
     assert h["status"] == "ok" and h["queue_depth"] == 0 and h["api_key_required"] is True
     assert h["specialists"]["t01"] == {"model": MODEL, "specialist": "tiny-bert", "kind": "encoder",
                                        "output_kind": "label", "runtime": "eager"}
+    assert h["escalation"] == "configured"
     _client(url).chat.completions.create(model="auto", messages=_messages("a big lime colour"))
     assert httpx.get(url + "/metrics").status_code == 401
     assert _metric(url, "fde_requests", "total", route="slm", task="t01", status="200") >= 1

@@ -182,7 +182,11 @@ class ChatService:
             raise FdeError(f"${config.api_key_env} is not set: `fde serve` on {host} (not loopback) requires a "
                            f"Bearer key (serve.api_key_env names the variable). Export it, or bind to 127.0.0.1, "
                            "or set serve.require_key: false to serve without one.")
-        router.client  # noqa: B018  the escalation endpoint, resolved now: a server without one does not start
+        try:  # the escalation endpoint, resolved once now; without one, escalated requests get 502
+            router.client  # noqa: B018
+            self.escalation_problem: str | None = None
+        except FdeError as e:
+            self.escalation_problem = str(e)
         self.models: dict[str, str] = {}  # served model id -> task
         self.specialists: dict[str, dict[str, Any]] = {}
         for task, t in sorted(router.tasks.items()):
@@ -328,7 +332,7 @@ class ChatService:
     def health(self) -> dict[str, Any]:
         return {"status": "ok", "engagement": self.router.engagement.name, "specialists": self.specialists,
                 "queue_depth": self.batcher.stats()["queued"], "batches": self.batcher.stats(),
-                "api_key_required": self.require_key}
+                "api_key_required": self.require_key, "escalation": self.escalation_problem or "configured"}
 
 
 def completion_chunks(reply: dict[str, Any], include_usage: bool = False) -> list[dict[str, Any]]:
@@ -477,6 +481,8 @@ def build(eng: "Engagement", host: str | None = None, port: int | None = None, c
              f"Calls are logged to {eng.display(log)} (read it with `fde drift {eng.display_root} --logs "
              f"{eng.display(log.parent)}`)",
              f"Health: http://{host}:{port}/health  Metrics: http://{host}:{port}/metrics"]
+    if svc.escalation_problem:
+        lines.append(f"Warning: escalated requests will get HTTP 502 until this is fixed: {svc.escalation_problem}")
     if svc.require_key:
         lines.append(f"Clients send `Authorization: Bearer ${cfg.api_key_env}`.")
     return app, lines
