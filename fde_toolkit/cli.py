@@ -131,6 +131,17 @@ def drift(engagement: Path = EngagementArg,
 
 
 @app.command()
+def serve(engagement: Path = EngagementArg,
+          host: Optional[str] = typer.Option(None, "--host", help="Address to listen on (default: serve.host)."),
+          port: Optional[int] = typer.Option(None, "--port", min=0, max=65535,
+                                             help="Port (default: serve.port).")) -> None:
+    """Serve the router as an OpenAI-compatible endpoint: /v1/chat/completions, /v1/models, /health, /metrics."""
+    from fde_toolkit.serving.app import serve as run_server
+
+    run_server(open_engagement(engagement), host=host, port=port, echo=typer.echo)
+
+
+@app.command()
 def roi(engagement: Path = EngagementArg, force: bool = ForceOpt) -> None:
     """Three-tier ROI from what was measured and the named assumptions: artifacts/roi.json and figures."""
     typer.echo(open_engagement(engagement).roi(force=force))

@@ -4,6 +4,8 @@
     reply = router.complete({"model": "gpt-4o", "messages": [...], "metadata": {"workload_id": "triage"}})
     reply["choices"][0]["message"], reply["fde_route"]         # {"route": "slm"|"llm", "task", "reason", ...}
     router.log_to("logs/routed.jsonl")                         # canonical call records, for `fde ingest`
+    batch = router.route_batch(requests)                       # each stage once for all (what `fde serve` uses)
+    [r.reply if not r.escalates else router.escalate(r) for r in batch]   # escalate concurrently in a server
 
 One request in: it becomes a canonical call row, is scrubbed with the engagement's PII settings (no model
 or embedding sees raw text), placed in a task by the task index, and answered by the task's specialist
@@ -12,6 +14,7 @@ calibrated threshold. Otherwise the ORIGINAL request goes to the escalation clie
 or any callable request -> chat.completion) with one reason: the index's (empty_input, oversized_input,
 undecodable_input, no_matching_step, far_from_task), sensitive_input (a sensitivity rule drops or
 restricts the call), task_on_llm, a validator's, low_confidence or specialist_error.
+`complete` is the batch of one, escalated at once. Specialists run on hardening.json's recommended runtime.
 """
 
 from __future__ import annotations
@@ -23,7 +26,8 @@ import time
 import uuid
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Sequence
 
 import orjson
 import polars as pl
@@ -39,6 +43,7 @@ from fde_toolkit.tasks.embed import Embedder
 
 NO_ROUTE = {"route": None, "task": None, "reason": "", "signal": None, "score": None, "threshold": None,
             "latency_ms": None}
+INDEX_GUARDS = ("empty_input", "oversized_input", "undecodable_input")  # apply to a request naming its task too
 
 
 def _undecodable(value: Any) -> bool:
@@ -108,6 +113,24 @@ def tool_calls_message(answer: str, offered: list[dict] | None) -> dict[str, Any
     return {"role": "assistant", "content": None, "tool_calls": out}
 
 
+@dataclass
+class Routed:
+    """One request's way through `Router.route_batch`: a specialist's answer, or an escalation to perform."""
+
+    request: Any
+    call_id: str
+    route: dict[str, Any]  # as "fde_route": route, task, reason, signal, score, threshold, latency_ms
+    reply: dict[str, Any] | None = None  # the chat.completion, once answered (by the specialist or the LLM)
+    error: FdeError | None = None  # a problem the caller hears: a bad request, a specialist that cannot load
+    started: float = 0.0  # perf_counter() when the request arrived
+    task: str | None = None  # the task the request named directly, if any
+
+    @property
+    def escalates(self) -> bool:
+        """Whether the LLM still has to answer (route["reason"] says why)."""
+        return self.reply is None and self.error is None
+
+
 class Router:
     """Answers OpenAI chat requests with the engagement's specialists, escalating by the policy."""
 
@@ -161,8 +184,23 @@ class Router:
         if spec is None:
             from fde_toolkit.routing.signals import load_specialist
 
-            spec = self._specialists[task] = load_specialist(self.engagement, task)
+            runtime = self.runtime(task)
+            spec = load_specialist(self.engagement, task) if runtime == "eager" else \
+                load_specialist(self.engagement, task, runtime=runtime)
+            self._specialists[task] = spec
         return spec
+
+    def runtime(self, task: str) -> str:
+        """The runtime the task's specialist runs on: hardening.json's recommendation, else "eager"."""
+        try:
+            from fde_toolkit.hardening.runtimes import recommended_runtime
+        except ImportError:  # no hardening runtimes in this install: the eager specialist
+            return "eager"
+        return recommended_runtime(self.engagement, task) or "eager"
+
+    def loaded(self) -> dict[str, Any]:
+        """The specialists loaded so far, by task."""
+        return dict(self._specialists)
 
     def scrub(self, call: pl.DataFrame) -> pl.DataFrame:
         """The call with PII replaced as `fde scrub` does; empty when a sensitivity rule drops or restricts it."""
@@ -182,68 +220,136 @@ class Router:
 
     def complete(self, request: dict[str, Any]) -> dict[str, Any]:
         """A chat.completion for `request`, from a specialist or the LLM; the route under "fde_route"."""
+        routed = self.route_batch([request])[0]
+        if routed.error is not None:
+            raise routed.error
+        return self.escalate(routed) if routed.escalates else routed.reply
+
+    def route_batch(self, requests: Sequence[Any], tasks: Sequence[str | None] | None = None,
+                    started: Sequence[float] | None = None) -> list["Routed"]:
+        """Each request's route, every stage once for the whole batch: one scrub over all the rows, one
+        `index.assign`, one `answer(records)` per specialist. A specialist's answers come back finished
+        (logged, `reply` set); the others come back with `escalates` true and their reason, for the caller
+        to send to the LLM with `escalate` (concurrently: one slow LLM call must not hold up the batch).
+
+        `tasks[i]` names request i's task directly (a served specialist's model id): the index's guards
+        (empty, oversized, undecodable input) still apply, its choice of task does not. `started[i]` is
+        the perf_counter() when request i arrived (latency counts from there; default: now).
+        A bad request gets `error` (an FdeError) and touches no other request of the batch. Scrubbing a
+        batch replaces a literal found as PII in one request wherever it appears in the others too.
+        """
         t0 = time.perf_counter()
-        meta = request.get("metadata") if isinstance(request, dict) and isinstance(request.get("metadata"),
-                                                                                     dict) else {}
-        call_id = str(meta.get("call_id") or f"route-{uuid.uuid4().hex}")
-        route = dict(NO_ROUTE)
+        tasks = list(tasks) if tasks is not None else [None] * len(requests)
+        started = list(started) if started is not None else [t0] * len(requests)
         self.timings = {}
-        reply = None
-        if _undecodable(request):
-            route["reason"] = "undecodable_input"
-        else:
-            reply = self._try_specialist(request, call_id, route)
-        if reply is None:
-            route["route"] = "llm"
-            reply = dict(self.client(request))
-            model = reply.get("model") or request.get("model")
-        else:
-            route["route"] = "slm"
-            model = reply["model"]
-        route["latency_ms"] = round((time.perf_counter() - t0) * 1000, 3)
+        out: list[Routed] = []
+        rows: list[pl.DataFrame] = []
+        for i, request in enumerate(requests):
+            meta = request.get("metadata") if isinstance(request, dict) and isinstance(request.get("metadata"),
+                                                                                         dict) else {}
+            r = Routed(request, str(meta.get("call_id") or f"route-{uuid.uuid4().hex}"), dict(NO_ROUTE),
+                       started=started[i], task=tasks[i])
+            out.append(r)
+            if _undecodable(request):
+                r.route["reason"] = "undecodable_input"
+                continue
+            try:
+                rows.append(request_call(request, str(i)))  # the batch position as the row's id
+            except FdeError as e:
+                r.error = e
+        if rows:
+            self._specialists_answer(out, self._place(out, rows))
+        for r in out:
+            if r.reply is not None:
+                self._finish(r, r.reply, llm=False)
+        return out
+
+    def escalate(self, routed: "Routed", log_errors: bool = False) -> dict[str, Any]:
+        """The LLM's chat.completion for an escalated request (the ORIGINAL request), finished and logged.
+        An endpoint failure raises its FdeError; with `log_errors` the call is logged first (status error)."""
+        try:
+            reply = dict(self.client(routed.request))
+        except FdeError as e:
+            if log_errors and self._log is not None:
+                routed.route["route"] = "llm"
+                routed.route["latency_ms"] = round((time.perf_counter() - routed.started) * 1000, 3)
+                self._append(routed.request, {}, routed.request.get("model"), routed.call_id, routed.route,
+                             error=str(e))
+            raise
+        return self._finish(routed, reply, llm=True)
+
+    def _finish(self, routed: "Routed", reply: dict[str, Any], llm: bool) -> dict[str, Any]:
+        route = routed.route
+        route["route"] = "llm" if llm else "slm"
+        model = (reply.get("model") or routed.request.get("model")) if llm else reply["model"]
+        route["latency_ms"] = round((time.perf_counter() - routed.started) * 1000, 3)
         reply["fde_route"] = route
+        routed.reply = reply
         self.last_route = route
         if self._log is not None:
-            self._append(request, reply, model, call_id, route)
+            self._append(routed.request, reply, model, routed.call_id, route)
         return reply
 
-    def _try_specialist(self, request: dict[str, Any], call_id: str, route: dict[str, Any]) -> dict | None:
-        """The specialist's chat.completion, or None with route["reason"] set when the call escalates."""
+    def _place(self, out: list["Routed"], rows: list[pl.DataFrame]) -> dict[str, list[tuple["Routed", dict]]]:
+        """Scrub and place the batch's rows: per task, the (routed, curated record) pairs its specialist answers."""
         t = time.perf_counter()
-        curated = self.scrub(request_call(request, call_id))
+        curated = self.scrub(pl.concat(rows, how="vertical_relaxed") if len(rows) > 1 else rows[0])
         self.timings["scrub"] = time.perf_counter() - t
-        if curated.height == 0:
-            route["reason"] = "sensitive_input"
-            return None
+        kept = {c["call_id"]: c for c in curated.iter_rows(named=True)}
+        for row in rows:
+            pos = row.item(0, "call_id")
+            if pos not in kept:
+                out[int(pos)].route["reason"] = "sensitive_input"
         t = time.perf_counter()
-        placed = self.index.assign(curated).row(0, named=True)
+        placed = self.index.assign(curated).iter_rows(named=True) if curated.height else []
         self.timings["assign"] = time.perf_counter() - t
-        route["task"] = placed["task_id"]
-        if placed["reason"]:
-            route["reason"] = placed["reason"]
-            return None
-        task = self.tasks.get(placed["task_id"]) or {}
-        if task.get("route") != "slm":
-            route["reason"] = "task_on_llm"
-            return None
-        route["signal"], route["threshold"] = task.get("signal"), task.get("threshold")
-        record = specialist_record(curated.row(0, named=True))
+        work: dict[str, list[tuple[Routed, dict]]] = {}
+        for p in placed:
+            r = out[int(p["call_id"])]
+            forced = r.task is not None and p["reason"] not in INDEX_GUARDS
+            r.route["task"] = r.task if forced else p["task_id"]
+            if p["reason"] and not forced:
+                r.route["reason"] = p["reason"]
+                continue
+            task = self.tasks.get(r.route["task"]) or {}
+            if task.get("route") != "slm":
+                r.route["reason"] = "task_on_llm"
+                continue
+            r.route["signal"], r.route["threshold"] = task.get("signal"), task.get("threshold")
+            record = specialist_record(kept[p["call_id"]])
+            record["id"] = r.call_id
+            work.setdefault(r.route["task"], []).append((r, record))
+        return work
+
+    def _specialists_answer(self, out: list["Routed"], work: dict[str, list[tuple["Routed", dict]]]) -> None:
+        """One `answer(records)` per task; each request answered, or its escalation reason set."""
         t = time.perf_counter()
-        try:
-            spec = self.specialist(placed["task_id"])
-            ans = spec.answer([record])
-            pred = ans.predictions[0]
-            score = float(ans.signals[task["signal"]][0])
-        except FdeError:
-            raise
-        except Exception:  # a specialist that fails on one request must not fail the caller: the LLM answers
-            route["reason"] = "specialist_error"
-            return None
-        finally:
-            self.timings["specialist"] = time.perf_counter() - t
+        for task_id, items in work.items():
+            task = self.tasks[task_id]
+            records = [rec for _, rec in items]
+            try:
+                spec = self.specialist(task_id)
+                ans = spec.answer(records)
+                scores = [float(s) for s in ans.signals[task["signal"]]]
+            except FdeError as e:
+                for r, _ in items:
+                    r.error = e
+                continue
+            except Exception:  # a specialist that fails on a batch must not fail its callers: the LLM answers
+                for r, _ in items:
+                    r.route["reason"] = "specialist_error"
+                continue
+            for (r, record), pred, score, problems in zip(items, ans.predictions, scores, ans.problems):
+                r.reply = self._specialist_reply(r.route, spec, record, pred, score, problems, task)
+        self.timings["specialist"] = time.perf_counter() - t
+
+    @staticmethod
+    def _specialist_reply(route: dict[str, Any], spec: Any, record: dict[str, Any], pred: str, score: float,
+                          problems: list[str], task: dict[str, Any]) -> dict[str, Any] | None:
+        """The specialist's chat.completion, or None with route["reason"] set when the call escalates."""
         route["score"] = round(score, 6)
-        if ans.problems[0]:
-            route["reason"] = ans.problems[0][0]
+        if problems:
+            route["reason"] = problems[0]
             return None
         if task.get("threshold") is None or score < float(task["threshold"]):
             route["reason"] = "low_confidence"
@@ -262,7 +368,7 @@ class Router:
                 "usage": None}
 
     def _append(self, request: dict[str, Any], reply: dict[str, Any], model: str | None, call_id: str,
-                route: dict[str, Any]) -> None:
+                route: dict[str, Any], error: str | None = None) -> None:
         msg = ((reply.get("choices") or [{}])[0] or {}).get("message") or {}
         calls = [{"name": (c.get("function") or {}).get("name"), "arguments": (c.get("function") or {}).get(
             "arguments")} for c in msg.get("tool_calls") or []]
@@ -274,9 +380,11 @@ class Router:
                   "response_text": msg.get("content") if isinstance(msg.get("content"), str) else None,
                   "tool_calls": calls or None, "input_tokens": usage.get("prompt_tokens"),
                   "output_tokens": usage.get("completion_tokens"), "latency_ms": route["latency_ms"],
-                  "status": "ok", "workload_id": meta.get("workload_id"),
+                  "status": "error" if error else "ok", "workload_id": meta.get("workload_id"),
                   "metadata": {**{k: v for k, v in meta.items() if k not in ("workload_id", "call_id")},
                                "fde_route": route}}
+        if error:
+            record["error"] = error
         try:
             line = orjson.dumps(record, default=str) + b"\n"
         except orjson.JSONEncodeError:  # text that is not valid UTF-8: escaped, `fde ingest` quarantines it

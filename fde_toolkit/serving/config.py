@@ -10,6 +10,7 @@
       queue_size: 256                  # requests waiting beyond this get 429
       max_batch: 16                    # requests one specialist answers together
       max_wait_ms: 5                   # how long a batch waits to fill
+      escalation_workers: 16           # LLM calls in flight at once (escalations run beside the batches)
       log_dir: data/served             # every call as a canonical call record (JSONL), for `fde drift`
 """
 
@@ -30,4 +31,5 @@ class ServeConfig(BaseModel):
     queue_size: int = Field(256, ge=1)
     max_batch: int = Field(16, ge=1)
     max_wait_ms: float = Field(5.0, ge=0)
+    escalation_workers: int = Field(16, ge=1)
     log_dir: str = "data/served"
