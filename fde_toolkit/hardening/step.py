@@ -80,6 +80,18 @@ def quality_of(kind: str, predictions: Sequence[str], targets: Sequence[str], ch
              "drop": drop, "equal_to_eager": same}, ok)
 
 
+def quality_status(quality: dict[str, Any], max_quality_drop: float,
+                   eager_value: float | None) -> tuple[str, str]:
+    """("ok" | "failed_quality", why) for a measured configuration's quality (quality_of)."""
+    drop = quality.get("drop")
+    if drop is None:
+        return "ok", "eager was not measured, so the quality drop is unknown"
+    if drop > max_quality_drop + 1e-12:
+        return "failed_quality", (f"agreement {quality['value']:.3f} is {drop:.3f} below eager's {eager_value:.3f}; "
+                                  f"hardening.max_quality_drop allows {max_quality_drop:g}")
+    return "ok", ""
+
+
 def _runtimes(kind: str, wanted: Sequence[str]) -> tuple[list[str], dict[str, str]]:
     """(runtimes to measure, eager first; runtimes considered and not measured, with why)."""
     from fde_toolkit.hardening import runtimes as rt
@@ -136,12 +148,7 @@ def harden_task(eng: "Engagement", task: dict[str, Any], router, recorder, wante
                     q["drop"], q["equal_to_eager"] = 0.0, 1.0
                 run["correct"] = ok
                 conf["quality"] = q
-                if q["drop"] is not None and q["drop"] > h.max_quality_drop + 1e-12:
-                    conf.update(status="failed_quality",
-                                why=f"agreement {q['value']:.3f} is {q['drop']:.3f} below eager's {eager_value:.3f}; "
-                                    f"hardening.max_quality_drop allows {h.max_quality_drop:g}")
-                elif q["drop"] is None:
-                    conf["why"] = "eager was not measured, so the quality drop is unknown"
+                conf["status"], conf["why"] = quality_status(q, h.max_quality_drop, eager_value)
         configurations.append(conf)
     for name, why in unavailable.items():
         configurations.append({"runtime": name, "device": "cpu", "precision": None, "status": "unavailable",
@@ -206,10 +213,10 @@ def harden(eng: "Engagement", force: bool = False, tasks: Sequence[str] | None =
                            f"(tasks: {', '.join(list(by_id)[:12])}{', ...' if len(by_id) > 12 else ''})")
     wanted = list(runtimes or cfg.hardening.runtimes)
     chosen, skipped = [], {}
-    for tid in (list(tasks) if tasks else [t for t, row in by_id.items() if row.get("candidate")]):
+    for tid in (list(tasks) if tasks else list(by_id)):
         if arts.exists("training", tid) and specialist_ready(arts.path("adapter", tid)):
             chosen.append(tid)
-        else:
+        elif tasks or by_id[tid].get("candidate"):  # SLM candidates without a specialist (yet)
             skipped[tid] = (f"no specialist: run `fde dataset`, `fde finetune` and `fde route {eng.display_root}` "
                             f"for {tid} first")
     if not chosen:
