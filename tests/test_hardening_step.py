@@ -177,7 +177,8 @@ def test_a_strict_sla_recommends_nothing_and_says_what_failed(hardened) -> None:
 def _conf(runtime, rps, p95, mem, drop, status="ok"):
     return {"runtime": runtime, "status": status, "peak_memory_mb": mem,
             "quality": {"value": 0.9 - drop, "drop": drop},
-            "batches": [{"batch_size": 1, "latency_ms": {"p50": p95 / 2, "p95": p95, "p99": p95}, "requests_per_s": rps}]}
+            "batches": [{"batch_size": 1, "latency_ms": {"p50": p95 / 2, "p95": p95, "p99": p95},
+                         "requests_per_s": rps}]}
 
 
 def test_selection_takes_the_cheapest_passing_row_then_less_memory() -> None:
