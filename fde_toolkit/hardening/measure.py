@@ -10,13 +10,16 @@ Each run is `python -m fde_toolkit.hardening.measure SPEC OUT` (JSON in, JSON ou
 (getrusage ru_maxrss) and thread settings belong to that configuration alone, and a runtime that crashes
 or hangs is recorded as status "error" with why instead of taking the step down.
 
-Inside the worker, after loading (load_s) the specialist answers the whole test split once (the
-quality pass, untimed: also the warm-up of the model); then at each batch size, after `warmup` untimed
-batches, `repeats` timed passes over the first `max_requests` test calls cut into batches of that size.
-A request in a batch waits for its batch: each gets its batch's wall time. Latency percentiles pool the
-passes; `p50_spread_ms` is the [min, max] of the passes' p50s; requests/s and tokens/s divide the passes'
-requests and tokens by their time. Tokens are what the specialist processed: input tokens (truncated at
-the encoder's max_length) for encoders, the answers' output tokens for decoders (`tokens` says which).
+A runtime other than eager is first loaded once in a process of its own ("prepare": the conversion into
+artifacts/models/<task>/runtime/<runtime> on first use, prepare_s), so that load_s is a cold start from
+the converted model. Inside the measuring worker, after loading (load_s), the specialist answers the
+whole test split once (the quality pass, untimed: also the warm-up of the model); then at each batch
+size, after `warmup` untimed batches, `repeats` timed passes over the first `max_requests` test calls
+cut into batches of that size. A request in a batch waits for its batch: each gets its batch's wall
+time. Latency percentiles pool the passes; `p50_spread_ms` is the [min, max] of the passes' p50s;
+requests/s and tokens/s divide the passes' requests and tokens by their time. Tokens are what the
+specialist processed: input tokens (truncated at the encoder's max_length) for encoders, the answers'
+output tokens for decoders (`tokens` says which).
 """
 
 from __future__ import annotations
@@ -92,9 +95,18 @@ def measure_configuration(eng: "Engagement", task: str, runtime: str, threads: i
                           repeats: int, max_requests: int, warmup: int,
                           timeout_s: float = WORKER_TIMEOUT_S) -> dict[str, Any]:
     """One configuration's raw run (module docstring), measured in a fresh process."""
-    spec = {"mode": "measure", "engagement": str(eng.root), "task": task, "runtime": runtime, "threads": threads,
-            "batch_sizes": list(batch_sizes), "repeats": repeats, "max_requests": max_requests, "warmup": warmup}
+    base = {"engagement": str(eng.root), "task": task, "runtime": runtime, "threads": threads}
+    prepare_s = None
+    if runtime != "eager":  # convert (or find the converted model) first, so that load_s is a load, not a conversion
+        prep = _run_worker({**base, "mode": "prepare"}, threads, timeout_s)
+        if prep.get("status") != "ok":
+            return {"runtime": runtime, "status": "error", "why": prep.get("why", ""),
+                    "precision": precision_of(runtime), "device": "cpu"}
+        prepare_s = prep.get("prepare_s")
+    spec = {**base, "mode": "measure", "batch_sizes": list(batch_sizes), "repeats": repeats,
+            "max_requests": max_requests, "warmup": warmup}
     run = _run_worker(spec, threads, timeout_s)
+    run["prepare_s"] = prepare_s
     run.setdefault("runtime", runtime)
     run.setdefault("precision", precision_of(runtime))
     run.setdefault("device", "cpu")
@@ -267,13 +279,22 @@ def worker_under_load(spec: dict[str, Any]) -> dict[str, Any]:
             "largest_batch": stats["largest_batch"], "threads": spec["threads"], "peak_memory_mb": _peak_mb()}
 
 
+def worker_prepare(spec: dict[str, Any]) -> dict[str, Any]:
+    """Load the runtime once: converts the model into artifacts/models/<task>/runtime/<runtime> if needed."""
+    _set_threads(spec["threads"])
+    t0 = time.perf_counter()
+    _load(spec)
+    return {"status": "ok", "why": "", "prepare_s": round(time.perf_counter() - t0, 3)}
+
+
 def main(argv: Sequence[str]) -> int:
     """`python -m fde_toolkit.hardening.measure SPEC.json OUT.json`."""
     from fde_toolkit import FdeError
 
     spec = json.loads(Path(argv[0]).read_text(encoding="utf-8"))
     try:
-        result = (worker_under_load if spec.get("mode") == "under_load" else worker_measure)(spec)
+        result = {"under_load": worker_under_load, "prepare": worker_prepare}.get(spec.get("mode"),
+                                                                                 worker_measure)(spec)
     except FdeError as e:
         result = {"status": "error", "why": str(e)}
     except Exception as e:  # noqa: BLE001 - a runtime that fails is a result, not a crash of the step

@@ -133,6 +133,7 @@ def harden_task(eng: "Engagement", task: dict[str, Any], router, recorder, wante
         conf: dict[str, Any] = {"runtime": name, "device": run.get("device", "cpu"),
                                 "precision": run.get("precision", "fp32"), "status": run.get("status", "error"),
                                 "why": run.get("why", ""), "load_s": run.get("load_s"),
+                                "prepare_s": run.get("prepare_s"),
                                 "peak_memory_mb": run.get("peak_memory_mb"), "threads": threads,
                                 "tokens": run.get("tokens"), "batches": run.get("batches") or [], "quality": None}
         if conf["status"] == "ok":
