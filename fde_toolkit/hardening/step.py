@@ -277,8 +277,9 @@ def render_hardening(doc: dict[str, Any]) -> str:
         p95 = lim.get("p95_ms")
         llm_p50 = _f((t.get("llm_latency_ms") or {}).get("p50"), ",.0f")
         src = " (the LLM's logged p95)" if lim.get("p95_source") == "llm_logged_p95" else ""
-        lines.append(f"  {tid} {t['kind']} {t['candidate']}, {t['test_calls']} test calls; SLA p95 <= "
-                     f"{_f(p95, ',.0f')} ms{src}; LLM p50 {llm_p50 + ' ms' if llm_p50 != 'n/a' else 'not logged'}")
+        sla_p95 = f"SLA p95 <= {p95:,.0f} ms{src}" if p95 is not None else "no p95 limit (none set, none logged)"
+        lines.append(f"  {tid} {t['kind']} {t['candidate']}, {t['test_calls']} test calls; {sla_p95}; "
+                     f"LLM p50 {llm_p50 + ' ms' if llm_p50 != 'n/a' else 'not logged'}")
         lines.append(f"    {'runtime':<14}{'p50@1 ms':>10}{'best req/s':>12}{'agreement':>11}  status")
         for c in t["configurations"]:
             one = next((b for b in c.get("batches") or [] if b["batch_size"] == 1), None)
