@@ -125,7 +125,7 @@ def route(engagement: Path = EngagementArg,
 @app.command()
 def harden(engagement: Path = EngagementArg,
            task: Optional[list[str]] = typer.Option(None, "--task", help="Task id (repeatable); default: every "
-                                                    "candidate task with a specialist."),
+                                                    "task with a specialist."),
            runtimes: Optional[str] = typer.Option(None, "--runtimes", help="Comma-separated runtimes, e.g. "
                                                   "eager,onnx-int8; default: hardening.runtimes, else all that apply."),
            force: bool = ForceOpt) -> None:
