@@ -123,6 +123,18 @@ def route(engagement: Path = EngagementArg,
 
 
 @app.command()
+def harden(engagement: Path = EngagementArg,
+           task: Optional[list[str]] = typer.Option(None, "--task", help="Task id (repeatable); default: every "
+                                                    "task with a specialist."),
+           runtimes: Optional[str] = typer.Option(None, "--runtimes", help="Comma-separated runtimes, e.g. "
+                                                  "eager,onnx-int8; default: hardening.runtimes, else all that apply."),
+           force: bool = ForceOpt) -> None:
+    """Benchmark each specialist per runtime and batch size, gate by the SLA, probe robustness: hardening.json."""
+    names = [r.strip() for r in runtimes.split(",") if r.strip()] if runtimes else None
+    typer.echo(open_engagement(engagement).harden(force=force, tasks=task or None, runtimes=names))
+
+
+@app.command()
 def drift(engagement: Path = EngagementArg,
           logs: Path = typer.Option(..., "--logs", help="Folder of new logs (any format `fde ingest` reads)."),
           force: bool = ForceOpt) -> None:

@@ -381,6 +381,14 @@ class Engagement:
 
         return route(self, force=force)
 
+    def harden(self, force: bool = False, tasks: "list[str] | None" = None,
+               runtimes: "list[str] | None" = None) -> "StepResult":
+        """Each specialist benchmarked per runtime, SLA table, recommendation, robustness -> hardening.json
+        (`fde harden`)."""
+        from fde_toolkit.hardening.step import harden
+
+        return harden(self, force=force, tasks=tasks, runtimes=runtimes)
+
     def replay(self, force: bool = False) -> "StepResult":
         """Held-out calls through the routing policy vs all-LLM -> router/replay.json (`fde route --replay`)."""
         from fde_toolkit.routing.replay import replay

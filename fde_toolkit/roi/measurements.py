@@ -9,8 +9,9 @@
     ev.needs            # what is missing for a complete ROI (empty when complete)
 
 `<task>.offload_share` and `<task>.kept_quality` come from routing.json (`fde route`) when it exists;
-`<task>.slm_latency_under_load_ms` when hardening measures it. Until then the assumptions
-routing_offload_share, routing_quality_target and latency_under_load_factor stand in.
+`<task>.slm_latency_under_load_ms` and `<task>.throughput_under_load` from hardening.json (`fde harden`),
+which also replaces `<task>.slm_latency_ms` with the recommended configuration's batch-1 p50. Until then the
+assumptions routing_offload_share, routing_quality_target and latency_under_load_factor stand in.
 """
 
 from __future__ import annotations
@@ -151,6 +152,33 @@ def _routing_measurements(ev: Evidence, tid: str, r: dict[str, Any] | None) -> N
                f"kept calls' agreement, {end} end of its 95% interval (Clopper-Pearson)")
 
 
+def _hardening_measurements(ev: Evidence, tid: str, h: dict[str, Any] | None) -> None:
+    """`fde harden`'s figures for the recommended configuration: its batch-1 p50 (it replaces the evaluation's
+    eager one: it is what will be served, measured the same way, one request at a time) and, measured under
+    load through the micro-batcher, its p50 latency and requests/s."""
+    key = f"tasks.{tid}"
+    if not h:
+        ev.notes.append(f"hardening.json has no entry for {tid}: latency under load is assumed; run `fde harden`")
+        return
+    rec = h.get("recommended")
+    if not rec:
+        ev.notes.append(f"hardening.json: no configuration of {tid} meets the SLA ({h.get('recommendation_why', '')}); "
+                        "the evaluation's latency stands")
+        return
+    ev.add(f"{tid}.slm_latency_ms", _dig(rec, "latency_ms.p50"), "ms", "hardening.json",
+           f"{key}.recommended.latency_ms.p50",
+           f"specialist p50 latency, single request ({rec.get('runtime')}, measured by fde harden)")
+    ul = h.get("under_load") or {}
+    if ul.get("status", "ok") != "ok":
+        return
+    note = f"{ul.get('concurrency')} concurrent clients, micro-batches of up to {ul.get('max_batch')}"
+    ev.add(f"{tid}.slm_latency_under_load_ms", _dig(ul, "latency_ms.p50"), "ms", "hardening.json",
+           f"{key}.under_load.latency_ms.p50", f"specialist p50 latency under load ({ul.get('runtime')})", note=note)
+    ev.add(f"{tid}.throughput_under_load", ul.get("requests_per_s"), "per_s", "hardening.json",
+           f"{key}.under_load.requests_per_s", f"specialist requests per second under load ({ul.get('runtime')})",
+           note=note)
+
+
 def _eval_measurements(ev: Evidence, tid: str, rep: dict[str, Any]) -> bool:
     art = f"eval/{tid}.json"
     ft = _dig(rep, "variants.fine_tuned")
@@ -257,6 +285,11 @@ def gather(eng, read_calls: bool = True) -> Evidence:
         ev.inputs.append(arts.path("routing"))
         for tid in evaluated:
             _routing_measurements(ev, tid, (routing.get("tasks") or {}).get(tid))
+    hardening = arts.optional("hardening")
+    if hardening is not None:
+        ev.inputs.append(arts.path("hardening"))
+        for tid in evaluated:
+            _hardening_measurements(ev, tid, (hardening.get("tasks") or {}).get(tid))
     order = {r["id"]: i for i, r in enumerate(ranked)}
     ev.tasks = sorted(evaluated, key=lambda x: (order.get(x, 10**9), x))
     ev.next_tasks = [r["id"] for r in ranked if r["id"] not in evaluated and r.get("cost_usd") is not None]
