@@ -37,7 +37,8 @@ def synthetic_task(kind: str = "encoder", output_kind: str = "label", candidate:
                        why="agreement 0.900 is 0.050 below eager (allowed 0.010)"),
                _config("llama.cpp", 0, 0, 0, status="unavailable",
                        why="llama-cpp-python ships no wheel for this platform")]
-    limits = {"p95_ms": 120.0, "min_requests_per_s": 20.0, "quality_floor": 0.9, "max_memory_mb": None}
+    limits = {"p95_ms": 120.0, "min_requests_per_s": 20.0, "quality_floor": 0.9, "max_memory_mb": None,
+              "p95_source": "sla"}
     rows = []
     for c in configs:
         for b in c["batches"]:

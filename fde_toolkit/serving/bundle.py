@@ -427,7 +427,8 @@ def _sla_section(plan: dict[str, Any]) -> str:
         if not sla.get("rows"):
             continue
         lim = sla.get("limits") or {}
-        limits = ", ".join(f"{k} {v:g}" for k, v in lim.items() if v is not None) or "none set"
+        limits = ", ".join(f"{k} {v:g}" for k, v in lim.items()
+                           if isinstance(v, (int, float)) and not isinstance(v, bool)) or "none set"
         out += ["", f"### {tid}: SLA checks (limits: {limits})", ""]
         out.append(_md_table([[r.get("runtime"), r.get("batch_size"), _ms(r.get("p95_ms")),
                                None if r.get("requests_per_s") is None else f"{r['requests_per_s']:,.1f}",
