@@ -33,8 +33,8 @@ def run_demo(root: str | os.PathLike = "engagements/demo", n_calls: int = 20_000
     """Every phase on the demo customer, one line (or block) per step: generate the logs (once), ingest,
     scrub, profile, discover tasks, then for the candidate tasks that hold most of the avoidable spend
     build the dataset, train the specialist and evaluate it (the budget is `finetune:` in engagement.yaml),
-    calibrate the routing and replay the held-out calls through it, harden the specialists (runtimes,
-    batching, SLA, robustness), the ROI, the deployable bundle, then every phase report and the slides.
+    calibrate the routing, harden the specialists (runtimes, batching, SLA, robustness), replay the
+    held-out calls through the router on the recommended runtimes, the ROI, the deployable bundle, then every phase report and the slides.
 
     A label task gets the encoder classifier (seconds on a CPU); tool-call, JSON and text tasks need a
     decoder LoRA, which the demo trains only with `decoders=True` (default: when CUDA is available): on
@@ -64,8 +64,8 @@ def run_demo(root: str | os.PathLike = "engagements/demo", n_calls: int = 20_000
         yield str(eng.finetune(task, force=force))
         yield str(eng.evaluate(task, force=force))
     yield str(eng.route(force=force))
-    yield str(eng.replay(force=force))
     yield str(eng.harden(force=force))
+    yield str(eng.replay(force=force))
     yield str(eng.roi(force=force))
     yield str(eng.bundle(force=force))
     for out in eng.run_reports(force=force):

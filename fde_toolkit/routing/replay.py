@@ -204,9 +204,15 @@ def replay(eng: "Engagement", force: bool = False, client: Callable | None = Non
               .items() if t.get("route") == "slm"]
     for tid in sorted(routed):
         model = arts.root / "models" / tid
-        inputs += [arts.require("split", tid, "test"), *sorted(p for p in model.rglob("*") if p.is_file())]
+        inputs += [arts.require("split", tid, "test"), *sorted(
+            p for p in model.rglob("*") if p.is_file() and p.relative_to(model).parts[0] != "runtime")]
         inputs += [arts.path("eval", tid)] if arts.exists("eval", tid) else []
-    params = {"version": REPLAY_VERSION, "pii": eng.config.pii.model_dump(mode="json"),
+    try:  # the runtime the router answers each task on (hardening.json's recommendation, else eager)
+        from fde_toolkit.hardening.runtimes import recommended_runtime
+        runtimes = {tid: recommended_runtime(eng, tid) for tid in sorted(routed)}
+    except ImportError:
+        runtimes = {tid: "eager" for tid in sorted(routed)}
+    params = {"version": REPLAY_VERSION, "pii": eng.config.pii.model_dump(mode="json"), "runtimes": runtimes,
               "client": None if client is None else getattr(client, "__name__", type(client).__name__)}
 
     def make(out: StepOutputs) -> dict[str, Any]:
