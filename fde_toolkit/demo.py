@@ -34,7 +34,8 @@ def run_demo(root: str | os.PathLike = "engagements/demo", n_calls: int = 20_000
     scrub, profile, discover tasks, then for the candidate tasks that hold most of the avoidable spend
     build the dataset, train the specialist and evaluate it (the budget is `finetune:` in engagement.yaml),
     calibrate the routing, harden the specialists (runtimes, batching, SLA, robustness), replay the
-    held-out calls through the router on the recommended runtimes, the ROI, the deployable bundle, then every phase report and the slides.
+    held-out calls through the router on the recommended runtimes, the ROI, the deployable bundle, then
+    every phase report and the slides.
 
     A label task gets the encoder classifier (seconds on a CPU); tool-call, JSON and text tasks need a
     decoder LoRA, which the demo trains only with `decoders=True` (default: when CUDA is available): on
