@@ -10,8 +10,8 @@ from slm_toy import one_thread, save_bpe_candidate, save_toy_candidate, save_toy
 
 from fde_toolkit import FdeError
 from fde_toolkit.engagement import Engagement
-from fde_toolkit.hardening.runtimes import (RUNTIMES, load_runtime, recommended_runtime, runtimes_for,
-                                            unavailable_runtimes)
+from fde_toolkit.hardening.runtimes import (RUNTIMES, load_runtime, recommended_batch_size, recommended_runtime,
+                                            runtimes_for, unavailable_runtimes)
 from fde_toolkit.routing.signals import Encoder, load_specialist
 from fde_toolkit.slm import build_dataset
 from fde_toolkit.slm.tuning import finetune
@@ -115,9 +115,12 @@ def test_unknown_or_inapplicable_runtime_and_the_recommendation(encoder):
         load_runtime(eng, "t01", "ct2-int8")
     assert recommended_runtime(eng, "t01") == "eager"
     path = eng.artifacts.path("hardening")
-    path.write_text(json.dumps({"format": "fde-hardening/1", "tasks": {"t01": {"recommended": {"runtime": "onnx"}}}}))
+    assert recommended_batch_size(eng, "t01") is None
+    path.write_text(json.dumps({"format": "fde-hardening/1",
+                                "tasks": {"t01": {"recommended": {"runtime": "onnx", "batch_size": 4}}}}))
     try:
         assert recommended_runtime(eng, "t01") == "onnx" and recommended_runtime(eng, "t02") == "eager"
+        assert recommended_batch_size(eng, "t01") == 4 and recommended_batch_size(eng, "t02") is None
     finally:
         path.unlink()
 

@@ -162,3 +162,27 @@ def test_a_task_without_a_specialist_names_the_step_to_run(tmp_path):
     eng = toy_engagement(tmp_path / "bare", n=40)
     with pytest.raises(FdeError, match="fde finetune"):
         load_specialist(eng, "t01")
+
+
+def test_answer_in_batches_slices_and_joins_in_order():
+    from fde_toolkit.routing.signals import Specialist
+
+    class Lengths(Specialist):
+        def _answer(self, records):
+            self.calls.append(len(records))
+            return ([r["id"] for r in records],
+                    {"top_probability": np.array([float(len(r["id"])) for r in records])})
+
+        def _empty_signals(self):
+            return {"top_probability": np.zeros(0)}
+
+    spec = Lengths(task="t", kind="encoder", output_kind="text", candidate="c")
+    spec.calls = []
+    recs = [{"id": "x" * (i + 1), "messages": []} for i in range(7)]
+    out = spec.answer_in_batches(recs, 3)
+    assert spec.calls == [3, 3, 1]
+    assert out.predictions == [r["id"] for r in recs] and len(out.problems) == 7
+    assert out.signals["top_probability"].tolist() == [float(i + 1) for i in range(7)]
+    spec.calls = []
+    spec.answer_in_batches(recs, None)
+    assert spec.calls == [7]

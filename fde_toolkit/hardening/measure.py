@@ -115,12 +115,13 @@ def measure_configuration(eng: "Engagement", task: str, runtime: str, threads: i
 
 def measure_under_load(eng: "Engagement", task: str, runtime: str, threads: int, concurrency: int,
                        max_batch: int, max_wait_ms: float, requests: int, duration_s: float = UNDER_LOAD_S,
-                       timeout_s: float = WORKER_TIMEOUT_S) -> dict[str, Any]:
+                       timeout_s: float = WORKER_TIMEOUT_S, batch_size: int | None = None) -> dict[str, Any]:
     """`concurrency` closed-loop clients sending one request at a time through a MicroBatcher (max_batch,
-    max_wait_ms) until `requests` are answered or `duration_s` passed: latency percentiles and requests/s."""
+    max_wait_ms) until `requests` are answered or `duration_s` passed: latency percentiles and requests/s.
+    The specialist answers each serving batch in slices of `batch_size` (the recommended one), as the router does."""
     spec = {"mode": "under_load", "engagement": str(eng.root), "task": task, "runtime": runtime, "threads": threads,
             "concurrency": concurrency, "max_batch": max_batch, "max_wait_ms": max_wait_ms, "requests": requests,
-            "duration_s": duration_s}
+            "duration_s": duration_s, "batch_size": batch_size}
     return _run_worker(spec, threads, timeout_s)
 
 
@@ -262,7 +263,8 @@ def worker_under_load(spec: dict[str, Any]) -> dict[str, Any]:
             with lock:
                 lat.append((time.perf_counter() - t) * 1000.0)
 
-    with MicroBatcher(lambda recs: sp.answer(recs).predictions, max_batch=spec["max_batch"],
+    size = spec.get("batch_size")
+    with MicroBatcher(lambda recs: sp.answer_in_batches(recs, size).predictions, max_batch=spec["max_batch"],
                       max_wait_ms=spec["max_wait_ms"], queue_size=max(256, 2 * conc), name="harden") as batcher:
         clients = [threading.Thread(target=client, daemon=True) for _ in range(conc)]
         for c in clients:
@@ -272,7 +274,8 @@ def worker_under_load(spec: dict[str, Any]) -> dict[str, Any]:
         wall = time.perf_counter() - start
         stats = batcher.stats()
     return {"status": "ok", "why": "", "runtime": spec["runtime"], "concurrency": conc,
-            "max_batch": spec["max_batch"], "max_wait_ms": spec["max_wait_ms"], "latency_ms": _pct(lat),
+            "max_batch": spec["max_batch"], "batch_size": size, "max_wait_ms": spec["max_wait_ms"],
+            "latency_ms": _pct(lat),
             "requests_per_s": round(len(lat) / wall, 3) if wall > 0 else None, "requests": len(lat),
             "seconds": round(wall, 3), "errors": len(errors), "mean_batch": stats["mean_batch"],
             "largest_batch": stats["largest_batch"], "threads": spec["threads"], "peak_memory_mb": _peak_mb()}

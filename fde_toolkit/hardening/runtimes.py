@@ -138,6 +138,14 @@ def recommended_runtime(eng, task: str) -> str:
     return rec.get("runtime") or "eager"
 
 
+def recommended_batch_size(eng, task: str) -> int | None:
+    """The batch size hardening.json recommends for `task`'s specialist (the requests it answers together), or
+    None (no recommendation: every request of a serving batch at once)."""
+    doc = eng.artifacts.optional("hardening") or {}
+    size = (((doc.get("tasks") or {}).get(task) or {}).get("recommended") or {}).get("batch_size")
+    return int(size) if isinstance(size, (int, float)) and size >= 1 else None
+
+
 # ----------------------------------------------------------------------------- the conversion cache
 
 def fingerprint(sources: Sequence[str | os.PathLike], settings: dict[str, Any]) -> dict[str, Any]:

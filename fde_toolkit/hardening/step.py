@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from fde_toolkit.engagement import Engagement
 
 HARDENING_FORMAT = "fde-hardening/1"
-HARDENING_VERSION = 1
+HARDENING_VERSION = 2  # 2: under load, the specialist answers in the recommended batch size
 
 
 def machine_info(threads: int) -> dict[str, Any]:
@@ -169,10 +169,11 @@ def harden_task(eng: "Engagement", task: dict[str, Any], router, recorder, wante
     if rec:
         serve = cfg.serve
         load = measure_under_load(eng, tid, served, threads, h.concurrency, serve.max_batch, serve.max_wait_ms,
-                                  requests=max(h.max_requests * h.repeats, 4 * h.concurrency), timeout_s=timeout_s)
+                                  requests=max(h.max_requests * h.repeats, 4 * h.concurrency), timeout_s=timeout_s,
+                                  batch_size=rec.get("batch_size"))
         raw["under_load"] = load
-        keys = ("runtime", "concurrency", "max_batch", "max_wait_ms", "latency_ms", "requests_per_s", "requests",
-                "seconds", "errors", "mean_batch", "largest_batch")
+        keys = ("runtime", "concurrency", "max_batch", "batch_size", "max_wait_ms", "latency_ms", "requests_per_s",
+                "requests", "seconds", "errors", "mean_batch", "largest_batch")
         entry["under_load"] = ({k: load.get(k) for k in keys} | {"status": "ok"} if load.get("status") == "ok"
                                else {"runtime": served, "status": "error", "why": load.get("why", "")})
     if served != "eager":  # the router answers with the runtime that would be served

@@ -145,6 +145,7 @@ class Router:
         self._client = client
         self._key = load_key(eng.root, eng.config.pii.key_file)  # in memory only
         self._specialists: dict[str, Any] = {}
+        self._batch_sizes: dict[str, int | None] = {}
         self._log: Path | None = None
         self._lock = threading.Lock()
         self.timings: dict[str, float] = {}  # seconds of the last call's stages (scrub, assign, specialist)
@@ -197,6 +198,17 @@ class Router:
         except ImportError:  # no hardening runtimes in this install: the eager specialist
             return "eager"
         return recommended_runtime(self.engagement, task) or "eager"
+
+    def batch_size(self, task: str) -> int | None:
+        """The most requests the task's specialist answers in one pass: hardening.json's recommended batch size."""
+        if task not in self._batch_sizes:
+            try:
+                from fde_toolkit.hardening.runtimes import recommended_batch_size
+            except ImportError:
+                self._batch_sizes[task] = None
+            else:
+                self._batch_sizes[task] = recommended_batch_size(self.engagement, task)
+        return self._batch_sizes[task]
 
     def loaded(self) -> dict[str, Any]:
         """The specialists loaded so far, by task."""
@@ -329,7 +341,7 @@ class Router:
             records = [rec for _, rec in items]
             try:
                 spec = self.specialist(task_id)
-                ans = spec.answer(records)
+                ans = spec.answer_in_batches(records, self.batch_size(task_id))
                 scores = [float(s) for s in ans.signals[task["signal"]]]
             except FdeError as e:
                 for r, _ in items:
