@@ -264,7 +264,7 @@ def test_canaries_never_pass_the_scrub_step(tmp_path: Path, monkeypatch: pytest.
 
     # every report opens offline: no external script or stylesheet; reveal.js is inline in the slides
     htmls = sorted(reports.glob("*.html"))
-    assert len(htmls) == 4
+    assert len(htmls) == 5
     external = {p.name: EXTERNAL_ASSET.findall(p.read_text(encoding="utf-8")) for p in htmls}
     assert not any(external.values()), external
     deck = slides.read_text(encoding="utf-8")
