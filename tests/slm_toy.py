@@ -222,3 +222,34 @@ def save_toy_encoder(folder: Path) -> Path:
     model.save_pretrained(folder)
     tok.save_pretrained(folder)
     return folder
+
+
+def routed_engagement(eng, pii_key: bool = False, **sections):
+    """`eng` with `sections` set in its engagement.yaml, then profiled, its t01 dataset built, the specialist
+    trained and evaluated, and routed (`fde route`): the setup every hardening and serving test starts from.
+    `pii_key` writes a key file under .secrets/ for the router's scrub. The toy calls carry no PII, so the
+    curated calls stand in for the ingested ones."""
+    import shutil
+
+    import yaml
+
+    from fde_toolkit.engagement import Engagement
+    from fde_toolkit.routing.step import route
+    from fde_toolkit.slm import build_dataset
+    from fde_toolkit.slm.evaluation import evaluate
+    from fde_toolkit.slm.tuning import finetune
+
+    cfg = yaml.safe_load((eng.root / "engagement.yaml").read_text())
+    if pii_key:
+        (eng.root / ".secrets").mkdir(exist_ok=True)
+        (eng.root / ".secrets" / "pii.key").write_text("k" * 64)
+    cfg.update(sections)
+    (eng.root / "engagement.yaml").write_text(yaml.safe_dump(cfg))
+    eng = Engagement.load(eng.root)
+    shutil.copy(eng.artifacts.path("curated"), eng.artifacts.path("calls"))
+    eng.profile()
+    build_dataset(eng, "t01")
+    finetune(eng, "t01", progress=False)
+    evaluate(eng, "t01", embedder=hash_embedder, progress=False)
+    route(eng, embedder=hash_embedder)
+    return eng

@@ -3,15 +3,12 @@ tool-call robustness case, and every configuration answering the whole test spli
 
 from __future__ import annotations
 
-import shutil
 import sys
 
 import pytest
-import yaml
-from slm_toy import hash_embedder, one_thread, save_bpe_candidate, toy_engagement  # noqa: F401
+from slm_toy import hash_embedder, one_thread, save_bpe_candidate, routed_engagement, toy_engagement  # noqa: F401
 from test_hardening_step import RUNTIMES, STAND_IN
 
-from fde_toolkit.engagement import Engagement
 from fde_toolkit.hardening.step import harden
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -23,29 +20,14 @@ FT = {"train": {"lr": 0.02, "epochs": 50, "max_steps": 8, "eval_every": 8, "chec
 
 @pytest.fixture(scope="module")
 def eng(tmp_path_factory):
-    from fde_toolkit.routing.step import route
-    from fde_toolkit.slm import build_dataset
-    from fde_toolkit.slm.evaluation import evaluate
-    from fde_toolkit.slm.tuning import finetune
 
     root = tmp_path_factory.mktemp("harden-dec")
     eng = toy_engagement(root / "tools", n=60, task="tool_call", candidate_folder=save_bpe_candidate(root / "bpe"),
                          finetune=FT)
-    cfg = yaml.safe_load((eng.root / "engagement.yaml").read_text())
-    (eng.root / ".secrets").mkdir()
-    (eng.root / ".secrets" / "pii.key").write_text("k" * 64)
-    cfg.update(pii={"ner": False, "key_file": ".secrets/pii.key"}, routing={"target": 0.5},
-               hardening={"batch_sizes": [1, 4], "repeats": 1, "max_requests": 4, "warmup": 0, "threads": 1,
-                          "concurrency": 2}, serve={"max_batch": 2})
-    (eng.root / "engagement.yaml").write_text(yaml.safe_dump(cfg))
-    eng = Engagement.load(eng.root)
-    shutil.copy(eng.artifacts.path("curated"), eng.artifacts.path("calls"))
-    eng.profile()
-    build_dataset(eng, "t01")
-    finetune(eng, "t01", progress=False)
-    evaluate(eng, "t01", embedder=hash_embedder, progress=False)
-    route(eng, embedder=hash_embedder)
-    return eng
+    return routed_engagement(
+        eng, pii_key=True, pii={"ner": False, "key_file": ".secrets/pii.key"}, routing={"target": 0.5},
+        hardening={"batch_sizes": [1, 4], "repeats": 1, "max_requests": 4, "warmup": 0, "threads": 1,
+                   "concurrency": 2}, serve={"max_batch": 2})
 
 
 def test_harden_a_tool_call_decoder(eng, monkeypatch) -> None:

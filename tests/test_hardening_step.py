@@ -9,11 +9,9 @@ import time
 import types
 
 import pytest
-import yaml
-from slm_toy import TOOLS_JSON, hash_embedder, one_thread, save_toy_encoder, toy_engagement  # noqa: F401
+from slm_toy import TOOLS_JSON, hash_embedder, one_thread, save_toy_encoder, routed_engagement, toy_engagement  # noqa: F401
 
 from fde_toolkit import FdeError
-from fde_toolkit.engagement import Engagement
 from fde_toolkit.hardening.measure import measure_configuration
 from fde_toolkit.hardening.robustness import EscalationRecorder, run_case, tool_schema_case
 from fde_toolkit.hardening.sla import recommend, sla_limits, sla_rows, usd_per_million
@@ -47,34 +45,19 @@ STAND_IN, RUNTIMES = _runtimes_module()
 
 @pytest.fixture(scope="module")
 def eng(tmp_path_factory):
-    import shutil
 
-    from fde_toolkit.routing.step import route
-    from fde_toolkit.slm import build_dataset
-    from fde_toolkit.slm.evaluation import evaluate
-    from fde_toolkit.slm.tuning import finetune
 
     root = tmp_path_factory.mktemp("harden")
     eng = toy_engagement(root / "acme", n=160)
-    cfg = yaml.safe_load((eng.root / "engagement.yaml").read_text())
-    (eng.root / ".secrets").mkdir()
-    (eng.root / ".secrets" / "pii.key").write_text("k" * 64)
-    cfg.update(candidates=[{"id": "tiny-bert", "kind": "encoder", "folder": str(save_toy_encoder(root / "bert")),
-                            "params_m": 0.05}],
-               finetune={"classifier": {"layers": 2, "lexical": False}, "dataset": {"val_fraction": 0.3},
-                         "evaluate": {"latency_examples": 2}},
-               pii={"ner": False, "key_file": ".secrets/pii.key"},
-               routing={"target": 0.8, "max_input_chars": 400}, hardening=HARDENING,
-               sla={"default": {"p95_ms": 5000, "quality_floor": 0.0}}, serve={"max_batch": 4, "max_wait_ms": 2})
-    (eng.root / "engagement.yaml").write_text(yaml.safe_dump(cfg))
-    eng = Engagement.load(eng.root)
-    shutil.copy(eng.artifacts.path("curated"), eng.artifacts.path("calls"))  # the toy calls carry no PII
-    eng.profile()
-    build_dataset(eng, "t01")
-    finetune(eng, "t01", progress=False)
-    evaluate(eng, "t01", embedder=hash_embedder, progress=False)
-    route(eng, embedder=hash_embedder)
-    return eng
+    return routed_engagement(
+        eng, pii_key=True,
+        candidates=[{"id": "tiny-bert", "kind": "encoder", "folder": str(save_toy_encoder(root / "bert")),
+                     "params_m": 0.05}],
+        finetune={"classifier": {"layers": 2, "lexical": False}, "dataset": {"val_fraction": 0.3},
+                  "evaluate": {"latency_examples": 2}},
+        pii={"ner": False, "key_file": ".secrets/pii.key"},
+        routing={"target": 0.8, "max_input_chars": 400}, hardening=HARDENING,
+        sla={"default": {"p95_ms": 5000, "quality_floor": 0.0}}, serve={"max_batch": 4, "max_wait_ms": 2})
 
 
 @pytest.fixture

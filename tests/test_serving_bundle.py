@@ -10,15 +10,13 @@ import sys
 
 import pytest
 import yaml
-from slm_toy import hash_embedder, one_thread, save_toy_candidate, save_toy_encoder, toy_engagement  # noqa: F401
+from slm_toy import hash_embedder, one_thread, save_toy_candidate, save_toy_encoder, routed_engagement, toy_engagement  # noqa: F401
 from test_hardening_views import synthetic_hardening, synthetic_task, write_hardening
 
 from fde_toolkit import FdeError
 from fde_toolkit.engagement import Engagement
-from fde_toolkit.routing.step import route
 from fde_toolkit.serving.bundle import bundle, verify
 from fde_toolkit.slm import build_dataset
-from fde_toolkit.slm.evaluation import evaluate
 from fde_toolkit.slm.tuning import finetune
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -28,22 +26,12 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 def eng(tmp_path_factory):
     """The toy engagement of tests/test_routing_step.py: an encoder specialist for t01, routed."""
     root = tmp_path_factory.mktemp("bundle")
-    eng = toy_engagement(root / "acme", n=200)
-    cfg = yaml.safe_load((eng.root / "engagement.yaml").read_text())
-    cfg.update(candidates=[{"id": "tiny-bert", "kind": "encoder", "folder": str(save_toy_encoder(root / "bert")),
-                            "params_m": 0.05}],
-               finetune={"classifier": {"layers": 2}, "dataset": {"val_fraction": 0.3},
-                         "evaluate": {"latency_examples": 2}},
-               routing={"target": 0.8}, serve={"host": "127.0.0.1", "port": 8123})
-    (eng.root / "engagement.yaml").write_text(yaml.safe_dump(cfg))
-    eng = Engagement.load(eng.root)
-    shutil.copy(eng.artifacts.path("curated"), eng.artifacts.path("calls"))
-    eng.profile()
-    build_dataset(eng, "t01")
-    finetune(eng, "t01", progress=False)
-    evaluate(eng, "t01", embedder=hash_embedder, progress=False)
-    route(eng, embedder=hash_embedder)
-    return eng
+    return routed_engagement(
+        toy_engagement(root / "acme", n=200),
+        candidates=[{"id": "tiny-bert", "kind": "encoder", "folder": str(save_toy_encoder(root / "bert")),
+                     "params_m": 0.05}],
+        finetune={"classifier": {"layers": 2}, "dataset": {"val_fraction": 0.3}, "evaluate": {"latency_examples": 2}},
+        routing={"target": 0.8}, serve={"host": "127.0.0.1", "port": 8123})
 
 
 def _manifest(folder):
